@@ -1,0 +1,68 @@
+# spark-ml: `make run` runs the whole pipeline locally, `make test` runs lint, types and tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := .make/installed
+EXTRAS ?= local,demo,dev,xgboost,notebook
+
+.PHONY: help install run doctor test lint typecheck unit test-connect wheel bench test-compat clean
+
+help:
+	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
+	@echo "make test         ruff, mypy, import contracts, then every test (and the Connect pass)"
+	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"
+	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run)"
+	@echo "make test-compat  the unit tests on pyspark 3.5 with delta-spark 3.3"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) setup.cfg pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(PY) -e ".[$(EXTRAS)]"
+	@mkdir -p $(dir $(STAMP)) && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/spark-ml doctor
+
+doctor: install
+	$(BIN)/spark-ml doctor
+
+lint: install
+	$(BIN)/ruff check spark_ml tests jobs benchmarks
+	$(BIN)/ruff format --check spark_ml tests jobs benchmarks
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+test-connect: install
+	$(BIN)/pytest -q -m connect --spark-connect tests/unit
+
+test: lint typecheck
+	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -m connect --spark-connect tests/unit
+
+wheel: install
+	rm -rf dist build
+	$(PY) -m build --wheel --sdist --outdir dist .
+
+bench: install
+	$(PY) -m benchmarks.run
+
+COMPAT_VENV ?= .venv-compat
+test-compat:
+	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
+	$(COMPAT_VENV)/bin/uv pip install --quiet --python $(COMPAT_VENV)/bin/python \
+		"pyspark==3.5.8" "delta-spark==3.3.2" "pandas<3" "numpy<2" "pytest>=8" "chispa>=0.10" -e .
+	SPARK_ML_COMPAT=1 $(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit -m "not runtime"
+
+clean:
+	rm -rf dist build .make *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The flight-delay use case, composed from the generic transforms."""

@@ -1,0 +1,1 @@
+"""The only code that touches storage: Delta tables, landing files and MLflow."""

@@ -1,0 +1,1 @@
+"""Declarative data-quality checks evaluated in one aggregated Spark pass per table."""

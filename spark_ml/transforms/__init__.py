@@ -1,0 +1,1 @@
+"""Pure, domain-free DataFrame -> DataFrame helpers that chain with DataFrame.transform."""

@@ -1,0 +1,113 @@
+"""Lakehouse: versioned reads, atomic writes and what they record, on real Delta tables."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from spark_ml.config import Settings
+from spark_ml.errors import SparkMLError, TableNotFoundError
+from spark_ml.io.delta import Lakehouse, is_conflict
+
+pytestmark = [pytest.mark.spark, pytest.mark.connect]
+
+SCHEMA = "year INT, month INT, carrier STRING, n BIGINT"
+
+
+def frame(spark: SparkSession, rows: list[tuple[object, ...]]) -> object:
+    return spark.createDataFrame(rows, SCHEMA)
+
+
+def test_write_creates_a_partitioned_table_with_retention(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    written = lake.write(frame(spark, [(2013, 1, "AA", 1), (2013, 2, None, 2)]), "silver.flights")
+    assert (written.version, written.rows) == (0, 2)
+    assert lake.partition_columns("silver.flights") == ["year", "month"]
+    props = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {lake.ident('silver.flights')}").collect()}
+    assert props["delta.logRetentionDuration"] == "interval 30 days"
+    assert props["delta.deletedFileRetentionDuration"] == "interval 7 days"
+
+
+def test_reads_are_pinned_and_recorded(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    lake.write(frame(spark, [(2013, 1, "AA", 1)]), "silver.flights")
+    second = lake.write(frame(spark, [(2013, 2, "UA", 5)]), "silver.flights", mode="append")
+    assert (second.version, second.rows, second.operation) == (1, 1, "WRITE")
+    old = lake.read("silver.flights", version=0)
+    latest = lake.read("silver.flights")
+    assert_df_equality(old, frame(spark, [(2013, 1, "AA", 1)]), ignore_row_order=True)
+    assert latest.count() == 2
+    assert [(r.table, r.version) for r in lake.reads] == [("silver.flights", 0), ("silver.flights", 1)]
+
+
+def test_replace_where_replaces_only_matching_rows(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    lake.write(frame(spark, [(2013, 1, "AA", 1), (2013, 2, "UA", 2), (2013, 2, "DL", 3)]), "silver.flights")
+    w = lake.write(
+        frame(spark, [(2013, 2, "B6", 9)]),
+        "silver.flights",
+        mode="overwrite",
+        replace_where="year = 2013 AND month = 2",
+    )
+    assert w.rows == 1
+    assert_df_equality(
+        lake.read("silver.flights"),
+        frame(spark, [(2013, 1, "AA", 1), (2013, 2, "B6", 9)]),
+        ignore_row_order=True,
+    )
+
+
+def test_replace_where_rejects_rows_outside_the_predicate(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    lake.write(frame(spark, [(2013, 1, "AA", 1)]), "silver.flights")
+    with pytest.raises(Exception, match=r"DELTA_REPLACE_WHERE_MISMATCH"):
+        lake.write(frame(spark, [(2013, 3, "AA", 1)]), "silver.flights", mode="overwrite", replace_where="month = 2")
+    assert lake.latest_version("silver.flights") == 0
+
+
+def test_failed_write_leaves_the_previous_version(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    lake.write(frame(spark, [(2013, 1, "AA", 1), (2013, 1, "UA", 2)]), "silver.flights")
+    poisoned = frame(spark, [(2013, 1, "AA", 1), (2013, 1, "ZZ", 0)]).withColumn(
+        "n", F.when(F.col("carrier") == "ZZ", F.raise_error(F.lit("injected failure"))).otherwise(F.col("n"))
+    )
+    with pytest.raises(Exception, match="injected failure"):
+        lake.write(
+            poisoned.select("year", "month", "carrier", F.col("n").cast("bigint")), "silver.flights", mode="overwrite"
+        )
+    assert lake.latest_version("silver.flights") == 0
+    assert_df_equality(
+        lake.read("silver.flights"), frame(spark, [(2013, 1, "AA", 1), (2013, 1, "UA", 2)]), ignore_row_order=True
+    )
+
+
+def test_schema_is_enforced_on_append(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    lake.write(frame(spark, [(2013, 1, "AA", 1)]), "silver.flights")
+    with pytest.raises(Exception, match=r"DELTA_METADATA_MISMATCH|schema mismatch"):
+        lake.write(frame(spark, [(2013, 1, "AA", 1)]).withColumn("extra", F.lit(1)), "silver.flights", mode="append")
+
+
+def test_missing_table_is_a_clear_error(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    assert lake.latest_version("gold.flight_features") is None
+    with pytest.raises(
+        TableNotFoundError, match=r"table gold.flight_features does not exist yet at .*gold/flight_features"
+    ):
+        lake.read("gold.flight_features")
+
+
+def test_bad_write_arguments_are_rejected(spark: SparkSession, tmp_settings: Settings) -> None:
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    df = frame(spark, [(2013, 1, "AA", 1)])
+    with pytest.raises(SparkMLError, match="write mode must be 'append' or 'overwrite', got 'upsert'"):
+        lake.write(df, "silver.flights", mode="upsert")
+    with pytest.raises(SparkMLError, match="replace_where needs mode='overwrite'"):
+        lake.write(df, "silver.flights", replace_where="month = 1")
+
+
+def test_conflict_detection_uses_delta_error_classes() -> None:
+    assert is_conflict(RuntimeError("[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added"))
+    assert not is_conflict(RuntimeError("[DELTA_TABLE_ONLY_OPERATION] not a Delta table"))
