@@ -296,6 +296,20 @@ class PipelineSettings(_Model):
     report: bool = True
 
 
+NotebookSeverity = Literal["info", "warning", "error"]
+
+
+class NotebookSettings(_Model):
+    """`spark-ml notebook check|run`: rule switches and thresholds (rule ids are checked by spark_ml.notebook)."""
+
+    disabled_rules: tuple[str, ...] = ()
+    severity: dict[str, NotebookSeverity] = Field(default_factory=dict)
+    fail_on: Literal["info", "warning", "error", "never"] = "warning"
+    max_definition_lines: int = Field(default=30, ge=1)
+    allowed_globals: tuple[Identifier, ...] = ()
+    cell_timeout_seconds: int = Field(default=600, ge=1)
+
+
 class Settings(_Model):
     env: str = "local"
     project: ProjectSettings = ProjectSettings()
@@ -317,6 +331,7 @@ class Settings(_Model):
     score: ScoreSettings | None = None
     monitor: MonitorSettings = MonitorSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    notebook: NotebookSettings = NotebookSettings()
 
     # -- derived values -------------------------------------------------------------------------
 
