@@ -12,9 +12,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spark_ml.config import Settings, SourceSpec
 from spark_ml.errors import LandingError, SparkMLError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +33,7 @@ class LandingFile:
     size: int
     sha256: str
     header: str
-
-    @property
-    def uri(self) -> str:
-        """The path as Spark's file sources report it in _metadata.file_path."""
-        return Path(self.path).resolve().as_uri() if self.path.startswith("/") else self.path
+    data_lines: int
 
 
 def source_dir(settings: Settings, spec: SourceSpec) -> Path:
@@ -43,23 +43,30 @@ def source_dir(settings: Settings, spec: SourceSpec) -> Path:
 def list_files(settings: Settings, name: str, spec: SourceSpec) -> list[LandingFile]:
     """Every landing file of a source, sorted by path, each fingerprinted and its header checked."""
     folder = source_dir(settings, spec)
+    if "/" in spec.pattern or ".." in spec.pattern:
+        raise LandingError(f"ingest.sources.{name}.pattern {spec.pattern!r} must match files directly in {folder}")
     paths = sorted(p for p in folder.glob(spec.pattern) if p.is_file())
     return [_describe(path, spec) for path in paths]
 
 
 def _describe(path: Path, spec: SourceSpec) -> LandingFile:
+    """Fingerprint a file and count its data lines (non-blank lines after the header) on the
+    driver, independently of Spark, so ingest can prove that no line was dropped."""
     digest = hashlib.sha256()
     size = 0
+    data_lines = 0
     with path.open("rb") as fh:
         first = fh.readline()
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    digest.update(first)
-    size += len(first)
+        digest.update(first)
+        size += len(first)
+        for line in fh:
+            digest.update(line)
+            size += len(line)
+            if line.strip():
+                data_lines += 1
     header = first.decode("utf-8", errors="replace").rstrip("\r\n")
     check_header(str(path), header, spec)
-    return LandingFile(str(path), size, digest.hexdigest(), header)
+    return LandingFile(str(path), size, digest.hexdigest(), header, data_lines)
 
 
 def check_header(path: str, header: str, spec: SourceSpec) -> None:
@@ -136,3 +143,26 @@ def _write_if_changed(target: Path, content: bytes) -> bool:
     tmp.write_bytes(content)
     os.replace(tmp, target)
     return True
+
+
+def read_lines(spark: SparkSession, source: str, spec: SourceSpec, files: list[LandingFile]) -> DataFrame:
+    """The text lines of `files` with `source_file` (`<source path>/<file name>`), without header
+    lines (equal to a file's header) and without blank lines."""
+    from pyspark.sql import functions as F
+
+    if not files:
+        raise LandingError(f"no landing files given for source {source}")
+    headers = sorted({f.header for f in files})
+    lines = spark.read.text([f.path for f in files]).select(
+        F.col("value"),
+        F.concat(F.lit(f"{spec.path}/"), F.col("_metadata.file_name")).alias("source_file"),
+    )
+    value = F.regexp_replace(F.col("value"), "\r$", "")
+    return lines.select(value.alias("value"), "source_file").where(
+        (F.trim(F.col("value")) != "") & ~F.col("value").isin(headers)
+    )
+
+
+def relative_name(spec: SourceSpec, file: LandingFile) -> str:
+    """How a landing file is named in tables: `<source path>/<file name>`."""
+    return f"{spec.path}/{Path(file.path).name}"

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from spark_ml.config import Settings
+from spark_ml.config import ReferentialCheck, Settings
 from spark_ml.errors import EXIT_OK
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
+from spark_ml.quality.checks import CheckResult, evaluate, raise_on_errors
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,18 @@ class TaskResult:
         """A short table: task, env, duration, then one line per table read or written."""
         head = f"{self.task} | env {self.env} | run {self.run_id[:12]} | {self.duration_s:.1f} s | {self.status}"
         rows: list[tuple[str, str, str, str]] = []
-        for r in self.reads:
-            rows.append((r.table, str(r.version), "", ""))
-        for w in self.writes:
-            rows.append((w.table, "", f"{w.rows:,}", f"{w.version} ({w.operation.lower()})"))
+        tables = list(dict.fromkeys([*(r.table for r in self.reads), *(w.table for w in self.writes)]))
+        for table in tables:
+            read = sorted({r.version for r in self.reads if r.table == table})
+            writes = [w for w in self.writes if w.table == table]
+            rows.append(
+                (
+                    table,
+                    ", ".join(str(v) for v in read),
+                    f"{sum(w.rows for w in writes):,}" if writes else "",
+                    ", ".join(str(w.version) for w in writes),
+                )
+            )
         lines = [head]
         if rows:
             widths = [max(len(x[i]) for x in [*rows, _HEADER]) for i in range(4)]
@@ -81,6 +90,51 @@ class TaskContext:
     def note(self, line: str) -> None:
         log.info("%s: %s", self.task, line)
         self.notes.append(line)
+
+    def checked_write(
+        self,
+        df: DataFrame,
+        table: str,
+        *,
+        mode: str = "overwrite",
+        replace_where: str | None = None,
+    ) -> TableWrite:
+        """Run the table's configured quality checks on `df` (one pass), record the results, fail
+        before writing on an `error` check, else write `df` in one Delta commit."""
+        checks = self.settings.quality.get(table, ())
+        if not checks:
+            return self.lakehouse.write(df, table, mode=mode, replace_where=replace_where)
+        refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
+        cached = df.persist()
+        try:
+            results = evaluate(cached, table, checks, refs)
+            self.record_quality(results)
+            raise_on_errors(results)
+            return self.lakehouse.write(cached, table, mode=mode, replace_where=replace_where)
+        finally:
+            cached.unpersist()
+
+    def record_quality(self, results: list[CheckResult]) -> None:
+        """Append check results to the data-quality table and to the summary."""
+        from pyspark.sql import functions as F
+
+        if not results:
+            return
+        rows = [
+            (self.run_id, self.task, r.table, r.check, r.kind, r.severity, r.status, r.failed, r.total, r.details)
+            for r in results
+        ]
+        schema = (
+            "run_id STRING, task STRING, table_name STRING, check_name STRING, kind STRING, severity STRING, "
+            "status STRING, failed_rows BIGINT, total_rows BIGINT, details STRING"
+        )
+        frame = self.spark.createDataFrame(rows, schema).withColumn("checked_at", F.lit(self.started_at))
+        self.lakehouse.write(frame, self.settings.ops.quality_table, mode="append")
+        for r in results:
+            if r.status != "pass":
+                self.note(f"quality {r.line()}")
+        passed = sum(1 for r in results if r.status == "pass")
+        self.note(f"quality {results[0].table}: {passed} of {len(results)} checks pass")
 
     def result(self, metrics: dict[str, Any] | None = None, exit_code: int = EXIT_OK) -> TaskResult:
         return TaskResult(

