@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from spark_ml import __version__
+from spark_ml.notebook import cli as notebook_cli
 from spark_ml.tasks import TASKS
 from spark_ml.tasks.runner import (
     OneLineParser,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=OneLineParser)
     show = config_sub.add_parser("show", parents=[common], help="print the resolved config, secrets masked")
     show.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    notebook_cli.register(sub, common)
     return parser
 
 
@@ -68,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return guarded("doctor", lambda: _doctor(args))
     if command == "land-demo-data":
         return guarded("land-demo-data", lambda: _land_demo_data(args))
+    if command == "notebook":
+        return guarded("notebook", lambda: notebook_cli.run(args))
     raise AssertionError(f"unhandled command {command}")
 
 

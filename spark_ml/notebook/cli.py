@@ -1,0 +1,75 @@
+"""`spark-ml notebook check PATH...` and `spark-ml notebook run PATH`, wired into spark_ml.cli.
+
+Exit codes: 0 clean (check: no finding at or above --fail-on; run: every cell ran and, with
+--compare, the outputs match), 1 findings at or above the threshold / a failing cell / differing
+outputs, 2 bad usage (a path that does not exist, a file that is not a notebook, an unknown rule in
+the config, a missing kernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from spark_ml.config import Settings, load_settings
+from spark_ml.errors import EXIT_FAILURE, EXIT_OK
+from spark_ml.notebook.checker import CheckConfig, check_paths
+from spark_ml.notebook.runner import run_notebook
+
+FAIL_ON = ("info", "warning", "error", "never")
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add `notebook check` and `notebook run` to the spark-ml subcommands (`subparsers`)."""
+    notebook = subparsers.add_parser("notebook", help="check notebooks for hidden state; run them top to bottom")
+    commands = notebook.add_subparsers(dest="notebook_command", required=True, metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="static checks of .ipynb and Databricks source notebooks (never runs them)",
+        description="Report hidden state, code that belongs in the package and production smells.",
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH", help="notebook files or folders")
+    check.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    check.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default=None,
+        help="exit 1 when a finding is at or above this severity (default: notebook.fail_on, shipped as warning)",
+    )
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="execute a Jupyter notebook top to bottom in a fresh kernel",
+        description="Run every cell in a fresh kernel; report the failing cell, or the first differing output.",
+    )
+    run.add_argument("path", metavar="PATH", help="a .ipynb file")
+    run.add_argument("--compare", action="store_true", help="also compare outputs with the ones saved in the file")
+    run.add_argument(
+        "--timeout", type=int, default=None, help="seconds a cell may run (default: notebook.cell_timeout_seconds)"
+    )
+    run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's kernelspec, else python3)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = list(args.overrides)
+    if getattr(args, "log_level", None):
+        overrides.append(f"logging.level={args.log_level}")
+    return load_settings(args.env, args.conf_dir, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch `spark-ml notebook ...`; errors are raised for spark_ml.cli's `guarded` to report."""
+    settings = _settings(args).notebook
+    if args.notebook_command == "check":
+        report = check_paths(args.paths, CheckConfig.from_settings(settings, args.fail_on))
+        sys.stdout.write(report.to_json() if args.format == "json" else report.text())
+        return report.exit_code
+    if args.notebook_command == "run":
+        timeout = args.timeout if args.timeout is not None else settings.cell_timeout_seconds
+        result = run_notebook(Path(args.path), compare=args.compare, timeout=timeout, kernel_name=args.kernel)
+        sys.stdout.write(result.text())
+        return EXIT_OK if result.ok else EXIT_FAILURE
+    raise AssertionError(f"unhandled notebook command {args.notebook_command}")
