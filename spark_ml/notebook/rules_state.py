@@ -54,10 +54,14 @@ def _used_before(event: Event, bind: Event, name: str, via: str | None) -> Hit:
         else f"`{name}` is used in cell {event.cell}"
     )
     if bind.cell == event.cell:
-        where = f"{used} at line {event.line}, before it is assigned at line {bind.line} of the same cell"
+        where = f"{used} at line {event.line} before it is assigned at line {bind.line} of the same cell"
         fix = f"assign `{name}` before line {event.line}"
     else:
-        where = f"{used} but first defined in cell {bind.cell}"
+        where = (
+            f"{used}, which is first defined in cell {bind.cell}"
+            if via
+            else f"{used} but first defined in cell {bind.cell}"
+        )
         fix = f"move the cell that defines `{name}` (cell {bind.cell}) above cell {event.cell}, or this code below it"
     return Hit(
         "NB201",
