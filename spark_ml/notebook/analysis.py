@@ -24,6 +24,10 @@ DefinitionKind = Literal["function", "lambda", "class"]
 ASSIGNMENT_KINDS = frozenset({"assign", "augassign", "walrus"})
 DEFINITION_KINDS = frozenset({"import", "def", "class"})
 _COMPREHENSIONS = frozenset({"listcomp", "setcomp", "dictcomp", "genexpr"})
+# Calls that keep a lambda to run later (on executors, or when an action runs).
+DEFERRED_CALLEES = frozenset(
+    {"udf", "pandas_udf", "register", "partial", "foreach", "foreachBatch", "foreachPartition"}
+)
 _PARSE_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
@@ -120,6 +124,23 @@ class Context:
         return out
 
     @cached_property
+    def immediate_lambdas(self) -> frozenset[tuple[int, int]]:
+        """(cell, line) of module-level lambdas that are only passed straight to a call that runs them
+        now (`sorted(xs, key=lambda x: ...)`, `pdf.apply(lambda r: ...)`): top-level code, in effect.
+        Lambdas given to `udf`, `pandas_udf`, `partial`, `foreach...` run later and are not immediate."""
+        immediate: set[tuple[int, int]] = set()
+        stored: set[tuple[int, int]] = set()
+        for parsed in self.cells:
+            for node, parent in _module_level_lambdas(parsed.tree):
+                where = (parsed.cell.number, node.lineno)
+                callee = _callee(parent) if isinstance(parent, (ast.Call, ast.keyword)) else None
+                if callee is not None and callee not in DEFERRED_CALLEES:
+                    immediate.add(where)
+                else:
+                    stored.add(where)
+        return frozenset(immediate - stored)
+
+    @cached_property
     def bindings(self) -> dict[str, set[str]]:
         """name -> the kinds of module-level binding it gets anywhere in the notebook."""
         out: dict[str, set[str]] = {}
@@ -160,6 +181,29 @@ class Context:
         return frozenset(seen)
 
 
+def _module_level_lambdas(tree: ast.Module) -> Iterator[tuple[ast.Lambda, ast.AST]]:
+    """(lambda, its parent) for lambdas outside any def, class or other lambda; a keyword's parent is its call."""
+    todo: list[tuple[ast.AST, ast.AST]] = [(child, tree) for child in ast.iter_child_nodes(tree)]
+    while todo:
+        node, parent = todo.pop()
+        if isinstance(node, ast.Lambda):
+            yield node, parent
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for child in ast.iter_child_nodes(node):
+            todo.append((child, parent if isinstance(node, ast.keyword) and isinstance(parent, ast.Call) else node))
+
+
+def _callee(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
 def _is_def(node: ast.AST) -> bool:
     return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
 
@@ -179,6 +223,8 @@ def _definitions(
             if not prefix:  # a lambda inside a module-level comprehension is still a top-level lambda
                 yield from _definitions(child, cell, prefix, defs)
             continue
+        if name == "lambda" and prefix:  # part of the enclosing definition (see _globals_used)
+            continue
         label: DefinitionKind = "lambda" if name == "lambda" else ("class" if kind == "class" else "function")
         qualname = f"{prefix}{name}"
         used = frozenset(_globals_used(child))
@@ -191,7 +237,7 @@ def _globals_used(table: symtable.SymbolTable) -> Iterator[str]:
         if sym.is_global() and (sym.is_referenced() or sym.is_assigned()):
             yield sym.get_name()
     for child in table.get_children():
-        if child.get_name().strip("<>") in _COMPREHENSIONS:
+        if child.get_name().strip("<>") in _COMPREHENSIONS or child.get_name() == "lambda":
             yield from _globals_used(child)
 
 
@@ -254,9 +300,8 @@ class _Walker:
             for alias in node.names:
                 self._add(node, "bind", alias.asname or alias.name.split(".")[0], "import")
         elif isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                if alias.name != "*":
-                    self._add(node, "bind", alias.asname or alias.name, "import")
+            for alias in node.names:  # `from x import *` binds "*": any name may exist from here on
+                self._add(node, "bind", alias.asname or alias.name, "import")
         elif isinstance(node, ast.Match):
             self.expression(node.subject)
             for case in node.cases:

@@ -24,7 +24,12 @@ RULES: dict[str, RuleInfo] = {
         RuleInfo("NB103", "cell-run-more-than-once", "warning", "execution counts skip numbers: cells were re-run"),
         RuleInfo("NB201", "used-before-defined", "error", "a name is used above the cell that defines it"),
         RuleInfo("NB301", "function-reads-globals", "warning", "a function, lambda or class reads notebook variables"),
-        RuleInfo("NB302", "reassigned-across-cells", "warning", "a variable is assigned in several cells"),
+        RuleInfo(
+            "NB302",
+            "reassigned-across-cells",
+            "warning",
+            "a variable is assigned in several cells and read across cells",
+        ),
         RuleInfo("NB401", "long-definition", "info", "a definition is longer than notebook.max_definition_lines"),
         RuleInfo("NB402", "duplicates-package-code", "warning", "a definition duplicates one in the spark_ml package"),
         RuleInfo("NB501", "unbounded-collect", "warning", "collect()/toPandas() on a frame not limited or aggregated"),

@@ -40,6 +40,8 @@ REFERENCE_WORDS = frozenset(
     {"scope", "name", "id", "env", "var", "url", "uri", "path", "file", "column", "col", "field", "type", "header"}
     | {"prefix", "len", "length", "count", "expiry", "ttl"}
 )
+# .option("password", "..."), spark.conf.set("fs.azure.account.key...", "..."), builder.config(k, v)
+KEY_VALUE_METHODS = frozenset({"option", "set", "config"})
 _PLACEHOLDER = re.compile(r"^<.*>$|\$\{.*\}|\{\{.*\}\}|^\*+$|^x+$|^\.\.\.$|^(changeme|redacted|dummy|example)$", re.I)
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 FIX = (
@@ -87,7 +89,7 @@ def _python_secrets(tree: ast.Module) -> Iterator[tuple[int, str]]:
 
 
 def _named_strings(tree: ast.Module) -> Iterator[tuple[str, ast.Constant]]:
-    """(name, string literal) pairs: assignments, keyword arguments, dict entries, .option(k, v), defaults."""
+    """(name, string literal) pairs: assignments, keywords, dict entries, .option/.set/.config(k, v), defaults."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -101,7 +103,7 @@ def _named_strings(tree: ast.Module) -> Iterator[tuple[str, ast.Constant]]:
                 if keyword.arg and _is_str(keyword.value):
                     yield keyword.arg, keyword.value
             func = node.func
-            if isinstance(func, ast.Attribute) and func.attr == "option" and len(node.args) == 2:
+            if isinstance(func, ast.Attribute) and func.attr in KEY_VALUE_METHODS and len(node.args) == 2:
                 key, value = node.args
                 if _is_str(key) and _is_str(value):
                     yield str(key.value), value

@@ -3,8 +3,8 @@
 - NB501: `.collect()` / `.toPandas()` on a frame whose chain (followed through variables) has no
   `limit`, `agg`, `groupBy`, `rollup`, `cube`, `summary`/`describe`, aggregate `select`, or SQL with
   LIMIT, GROUP BY or an aggregate. A frame of unknown origin (a parameter) counts as unbounded; the
-  result of a plain function call (`metrics(df).toPandas()`) and imported modules (`gc.collect()`)
-  are not judged.
+  result of a plain function call (`metrics(df).toPandas()`), frames made from driver data
+  (`createDataFrame`, `range`) and imported modules (`gc.collect()`) are not judged.
 - NB503: string literals starting with a workspace, home or drive path: `/Workspace/`, `/Repos/`,
   `/Users/`, `/home/`, `/root/`, `~/`, `C:\\`. Storage locations are not reported: `dbfs:/`,
   `/dbfs/`, `/Volumes/`, `s3://`, `abfss://`, `gs://`, relative paths.
@@ -24,7 +24,9 @@ from spark_ml.notebook.model import Hit, Notebook
 from spark_ml.notebook.readers import read_notebook
 
 BOUNDING = frozenset({"limit", "agg", "groupBy", "groupby", "rollup", "cube", "summary", "describe"})
-SOURCES = frozenset({"table", "read", "readStream", "sql", "range", "createDataFrame"})
+SOURCES = frozenset({"table", "read", "readStream", "sql"})
+# Frames built from driver-side data: collecting them back is not judged.
+LOCAL_DATA = frozenset({"createDataFrame", "range"})
 AGGREGATES = frozenset(
     {"count", "countDistinct", "count_distinct", "approx_count_distinct", "sum", "sum_distinct", "avg", "mean"}
     | {"max", "min", "max_by", "min_by", "stddev", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop"}
@@ -124,6 +126,8 @@ def _bounded(
                 return bool(SQL_BOUNDED.search(str(node.args[0].value)))
             if method in SOURCES:
                 return False
+            if method in LOCAL_DATA:
+                return None
             node = node.func.value
         elif isinstance(node, ast.Attribute):
             if node.attr in SOURCES:

@@ -5,7 +5,9 @@
 - NB301: a function, lambda or class that reads notebook-level variables instead of parameters.
   Imports, functions and classes defined in the notebook, UPPER_CASE constants and
   `notebook.allowed_globals` are not variables.
-- NB302: a variable assigned (`=`, `+=`, `:=`) in more than one cell.
+- NB302: a variable assigned (`=`, `+=`, `:=`) in more than one cell and read by a cell that did not
+  assign it first (`df = df.filter(...)` in a second cell, a threshold changed further down). A name
+  every cell assigns before using (`fig, ax = plt.subplots()`) is not reported.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def check_used_before_defined(ctx: Context) -> Iterator[Hit]:
         else:
             candidates = []
         for name, via in candidates:
-            if name in defined or name in reported or name not in first_bind or name in BUILTINS:
+            if name in defined or name in reported or name not in first_bind or name in BUILTINS or "*" in defined:
                 continue
             reported.add(name)
             yield _used_before(event, first_bind[name], name, via)
@@ -76,6 +78,8 @@ def check_functions_read_globals(ctx: Context) -> Iterator[Hit]:
     variables = ctx.variables - ctx.imported
     allowed = ctx.options.allowed_globals
     for definition in ctx.definitions:
+        if definition.kind == "lambda" and (definition.cell, definition.line) in ctx.immediate_lambdas:
+            continue
         names = sorted(
             n
             for n in definition.globals_used
@@ -116,20 +120,40 @@ def check_reassigned(ctx: Context) -> Iterator[Hit]:
     for event in ctx.events:
         if event.kind == "bind" and event.how in ASSIGNMENT_KINDS and event.name != "_":
             assigned.setdefault(event.name, []).append(event)
+    carried = _read_from_other_cells(ctx)
     hits = []
     for name, events in assigned.items():
         cells = sorted({e.cell for e in events})
-        if len(cells) < 2 or name.startswith("__"):
+        if len(cells) < 2 or name.startswith("__") or name not in carried:
             continue
         second = next(e for e in events if e.cell == cells[1])
+        readers = ", ".join(f"cell {c}" for c in sorted(carried[name]))
         hits.append(
             Hit(
                 "NB302",
                 second.cell,
                 second.line,
-                f"`{name}` is assigned in cells {', '.join(map(str, cells))}: re-running one of them changes "
-                "what the other cells see (hidden state)",
+                f"`{name}` is assigned in cells {', '.join(map(str, cells))} and read across cells (in {readers}): "
+                "what a cell sees depends on which assignment ran last (hidden state)",
                 f"assign `{name}` in one cell and give each later step its own name (e.g. {name}_clean)",
             )
         )
     yield from sorted(hits, key=lambda h: (h.cell, h.line, h.message))
+
+
+def _read_from_other_cells(ctx: Context) -> dict[str, set[int]]:
+    """name -> cells that read it (directly or through a notebook function they call) before binding it
+    themselves, i.e. that depend on a value left by another cell."""
+    carried: dict[str, set[int]] = {}
+    bound_here: set[str] = set()
+    cell = None
+    for event in ctx.events:
+        if event.cell != cell:
+            cell, bound_here = event.cell, set()
+        if event.kind == "bind":
+            bound_here.add(event.name)
+            continue
+        names = {event.name} if event.kind == "read" else ctx.transitive_globals(event.name)
+        for name in names - bound_here:
+            carried.setdefault(name, set()).add(event.cell)
+    return carried

@@ -67,14 +67,17 @@ FIXTURES: dict[str, list[Spec]] = {
         code("class Scorer:\n    def score(self, x):\n        return x > cutoff"),
         code("def both(rows):\n    return late_ok(rows, THRESHOLD)"),
     ],
-    # NB302: `df` assigned in cells 2 and 3. Near misses: mutation, a loop variable in two cells,
-    # reassignment inside one cell.
+    # NB302: `df` assigned in cells 2 and 3, and cell 3 reads the value cell 2 left. Near misses:
+    # mutation, a loop variable in two cells, reassignment inside one cell, `fig` assigned in two cells
+    # but always assigned before it is used.
     "nb302_reassigned": [
         md("# Reassigned"),
         code("df = [1, 2, 3]\nn = 1\nn = n + 1"),
         code("df = [x for x in df if x > 1]"),
         code("clean = [1]\nfor i in range(2):\n    clean.append(i)"),
         code("clean.append(3)\nfor i in range(2):\n    print(i)"),
+        code("fig = dict(title='a')\nprint(fig)"),
+        code("fig = dict(title='b')\nprint(fig, n)"),
     ],
     # NB401: 31 lines (limit 30) is reported, 30 lines is not.
     "nb401_long_definition": [

@@ -41,6 +41,10 @@ def test_use_before_assignment_in_the_same_cell() -> None:
     assert "before it is assigned at line 2 of the same cell" in found[0].message
 
 
+def test_a_star_import_may_define_anything_after_it() -> None:
+    assert rules(check("print(late)", "from helpers import *\nprint(early)", "late = early = 1")) == [("NB201", 1, 1)]
+
+
 def test_scopes_that_are_not_used_before_defined() -> None:
     found = check(
         "xs = list(range(3))\nys = [y * 2 for y in xs]\nif (m := len(ys)) > 1:\n    total = m",
@@ -106,6 +110,7 @@ def test_collect_judges_origins() -> None:
         "def top(df):\n    few = df.limit(5)\n    return few.collect()",
         "trips = spark.read.format('delta').load('lake/trips')\nrows = trips.select('a', 'b').collect()",
         "daily = spark.sql('SELECT day, count(*) FROM t GROUP BY day').collect()",
+        "demo = spark.createDataFrame([(1, 'a')], 'n int, s string').collect()",
     )
     assert rules([f for f in found if f.rule == "NB501"]) == [("NB501", 2, 2), ("NB501", 5, 2)]
 
@@ -114,6 +119,32 @@ def test_secrets_in_magics_and_other_language_cells() -> None:
     shell = code_cell(1, '!curl -H "Authorization: Bearer dapi0123456789abcdef0123456789abcdef" host', None)
     sql = code_cell(2, "%%sql\nCREATE TABLE t USING jdbc OPTIONS (url 'postgresql://etl:s3cr3t-pw@db:5432/x')", None)
     option = code_cell(3, 'df = spark.read.format("jdbc").option("password", "s3cr3t-pw").load()', None)
-    found = check_notebook(Notebook(Path("x.ipynb"), "jupyter", (shell, sql, option)), CheckConfig())
-    assert rules(found) == [("NB502", 1, 1), ("NB502", 2, 2), ("NB502", 3, 1)]
+    conf = code_cell(4, 'spark.conf.set("fs.azure.account.key.lake.dfs.core.windows.net", "s3cr3t-pw==")', None)
+    found = check_notebook(Notebook(Path("x.ipynb"), "jupyter", (shell, sql, option, conf)), CheckConfig())
+    assert rules(found) == [("NB502", 1, 1), ("NB502", 2, 2), ("NB502", 3, 1), ("NB502", 4, 1)]
     assert "s3cr3t" not in " ".join(f.text() for f in found)
+
+
+def test_lambdas_run_on_the_spot_are_top_level_code_but_stored_or_udf_lambdas_are_not() -> None:
+    found = check(
+        "rates = {'a': 1}\nfactor = 2",
+        "top = sorted(rates, key=lambda k: rates[k])\nscaled = pdf.apply(lambda r: r * factor)",
+        "is_big = F.udf(lambda x: x > factor)\nscale = lambda x: x * factor",
+        "def fn(xs):\n    return sorted(xs, key=lambda k: rates[k])",
+    )
+    assert [(f.cell, f.line, f.message.split(" reads")[0]) for f in found] == [
+        (3, 1, "lambda at line 1"),
+        (3, 2, "lambda at line 2"),
+        (4, 1, "function `fn`"),  # a lambda inside a function is part of it
+    ]
+
+
+def test_reassigned_variable_read_through_a_function_call() -> None:
+    found = check(
+        "threshold = 10",
+        "def late(xs):\n    return [x for x in xs if x > threshold]",
+        "threshold = 20",
+        "late([5, 15, 25])",
+    )
+    assert [(f.rule, f.cell) for f in found] == [("NB301", 2), ("NB302", 3)]
+    assert "read across cells (in cell 4)" in found[1].message

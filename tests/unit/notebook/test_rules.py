@@ -72,7 +72,7 @@ def test_nb301_functions_lambdas_and_methods_reading_globals(fmt: str) -> None:
 def test_nb302_variable_assigned_in_several_cells(fmt: str) -> None:
     found = findings_for(FIXTURES_DIR / f"nb302_reassigned.{fmt}", "NB302")
     assert where(found) == [("NB302", 3, 1)]
-    assert found[0].message.startswith("`df` is assigned in cells 2, 3")
+    assert found[0].message.startswith("`df` is assigned in cells 2, 3 and read across cells (in cell 3)")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
