@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_ml.config import Settings, load_settings
-from spark_ml.errors import EXIT_FAILURE, EXIT_OK
+from spark_ml.errors import EXIT_FAILURE, EXIT_OK, ConfigError
 from spark_ml.notebook.checker import CheckConfig, check_paths
 from spark_ml.notebook.runner import run_notebook
 
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         return report.exit_code
     if args.notebook_command == "run":
         timeout = args.timeout if args.timeout is not None else settings.cell_timeout_seconds
+        if timeout < 1:
+            raise ConfigError(f"--timeout must be at least 1 second, got {timeout}")
         result = run_notebook(Path(args.path), compare=args.compare, timeout=timeout, kernel_name=args.kernel)
         sys.stdout.write(result.text())
         return EXIT_OK if result.ok else EXIT_FAILURE

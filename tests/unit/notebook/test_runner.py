@@ -112,6 +112,11 @@ def test_run_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], target: Pat
     assert message in err
 
 
+def test_run_timeout_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["notebook", "run", str(FIXTURES_DIR / "nb101_in_order.ipynb"), "--timeout", "0"]) == 2
+    assert capsys.readouterr().err == "spark-ml notebook: error: --timeout must be at least 1 second, got 0\n"
+
+
 def test_run_with_an_unknown_kernel_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path / "k.ipynb", new_code_cell("x = 1"))
     assert cli.main(["notebook", "run", str(path), "--kernel", "no-such-kernel"]) == 2
