@@ -26,7 +26,7 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/spark-ml doctor
+	$(BIN)/spark-ml pipeline
 
 doctor: install
 	$(BIN)/spark-ml doctor

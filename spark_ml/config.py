@@ -398,6 +398,14 @@ def _mask(data: Any, key: str = "") -> Any:
     return data
 
 
+def month_bounds(month: str) -> tuple[date, date]:
+    """'2013-12' -> (2013-12-01, 2013-12-31)."""
+    year, number = (int(p) for p in month.split("-"))
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return first, date.fromordinal(following.toordinal() - 1)
+
+
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'a': {'b': 1}} -> {'a.b': 1}; lists stay values."""
     out: dict[str, Any] = {}

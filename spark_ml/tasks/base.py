@@ -33,6 +33,7 @@ class TaskResult:
     writes: list[TableWrite] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    quality: list[CheckResult] = field(default_factory=list)
     status: str = "success"
     exit_code: int = EXIT_OK
 
@@ -85,6 +86,7 @@ class TaskContext:
         self.started_at = datetime.now(timezone.utc)
         self._t0 = time.perf_counter()
         self.notes: list[str] = []
+        self.quality: list[CheckResult] = []
         log.info("%s: run %s started (env %s)", task, self.run_id, settings.env)
 
     def note(self, line: str) -> None:
@@ -120,6 +122,7 @@ class TaskContext:
 
         if not results:
             return
+        self.quality.extend(results)
         rows = [
             (self.run_id, self.task, r.table, r.check, r.kind, r.severity, r.status, r.failed, r.total, r.details)
             for r in results
@@ -148,5 +151,6 @@ class TaskContext:
             writes=list(self.lakehouse.writes),
             metrics=dict(metrics or {}),
             notes=list(self.notes),
+            quality=list(self.quality),
             exit_code=exit_code,
         )

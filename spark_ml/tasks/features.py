@@ -13,19 +13,11 @@ from collections.abc import Sequence
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from spark_ml.config import Settings
+from spark_ml.config import Settings, month_bounds
 from spark_ml.errors import ConfigError
 from spark_ml.features.flights import flight_features, history_days
 from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.tasks.runner import task_main
-
-
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    """'2013-12' -> (2013-12-01, 2013-12-31)."""
-    year, number = (int(p) for p in month.split("-"))
-    first = dt.date(year, number, 1)
-    following = dt.date(year + number // 12, number % 12 + 1, 1)
-    return first, following - dt.timedelta(days=1)
 
 
 def months_predicate(months: Sequence[str]) -> str:

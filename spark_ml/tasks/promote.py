@@ -1,0 +1,155 @@
+"""Task `promote`: the challenger becomes champion only through the gate.
+
+Both models are evaluated on the same test window of the same table version. The challenger
+must pass the absolute thresholds and, when there is a champion, be no worse than it by more than
+`promote.max_regression` on `promote.metric`. The decision and its reasons are logged to MLflow
+and written to the challenger version's description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from spark_ml.config import PromoteSettings, Settings
+from spark_ml.errors import EXIT_OK, EXIT_REJECTED, ModelRegistryError, TableNotFoundError
+from spark_ml.ml.evaluation import Metrics, evaluate, positive_probability
+from spark_ml.ml.pipeline import LABEL
+from spark_ml.ml.training import check_columns, in_window, model_frame
+from spark_ml.tasks.base import TaskContext, TaskResult
+from spark_ml.tasks.runner import task_main
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        verdict = "promoted to champion" if self.promoted else "rejected"
+        return f"{verdict}: " + "; ".join(self.reasons)
+
+
+def decide(challenger: Metrics, champion: Metrics | None, gate: PromoteSettings) -> Decision:
+    """The gate: absolute thresholds first, then no regression beyond the tolerance."""
+    reasons = []
+    ok = True
+    for name, minimum in (("auc_roc", gate.min_auc_roc), ("auc_pr", gate.min_auc_pr)):
+        value = getattr(challenger, name)
+        passed = value >= minimum
+        ok = ok and passed
+        reasons.append(f"{name} {value:.4f} {'>=' if passed else '<'} minimum {minimum:.4f}")
+    if champion is None:
+        reasons.append("no champion yet")
+    else:
+        mine, theirs = getattr(challenger, gate.metric), getattr(champion, gate.metric)
+        passed = mine >= theirs - gate.max_regression
+        ok = ok and passed
+        reasons.append(
+            f"{gate.metric} {mine:.4f} vs champion {theirs:.4f} "
+            f"({'within' if passed else 'worse than'} tolerance {gate.max_regression:.4f})"
+        )
+    return Decision(ok, reasons)
+
+
+def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_on_reject: bool = False) -> TaskResult:
+    from spark_ml.io import tracking
+
+    ctx = TaskContext("promote", spark, cfg, run_id)
+    tc = cfg.require_train()
+    challenger_alias, champion_alias = cfg.model.challenger_alias, cfg.model.champion_alias
+    challenger = tracking.version_by_alias(cfg, challenger_alias)
+    if challenger is None:
+        raise ModelRegistryError(
+            f"model {cfg.registered_model_name} has no '{challenger_alias}' version: run the train task first"
+        )
+    champion = tracking.version_by_alias(cfg, champion_alias)
+    if champion is not None and champion.version == challenger.version:
+        ctx.note(f"version {challenger.version} is already '{champion_alias}': nothing to decide")
+        return ctx.result({"promoted": False, "champion_version": champion.version})
+    version = ctx.lakehouse.latest_version(tc.table)
+    if version is None:
+        raise TableNotFoundError(f"table {tc.table} does not exist yet: run the features task first")
+    table = ctx.lakehouse.read(tc.table, version)
+    check_columns(table, tc, tc.table)
+    test = model_frame(table, tc).where(in_window(tc.time_column, tc.split.test)).persist()
+    try:
+        challenger_metrics = _evaluate(cfg, challenger_alias, test)
+        champion_metrics = _evaluate(cfg, champion_alias, test) if champion is not None else None
+    finally:
+        test.unpersist()
+    decision = decide(challenger_metrics, champion_metrics, cfg.promote)
+    if decision.promoted:
+        tracking.set_alias(cfg, champion_alias, challenger.version)
+    description = (
+        f"{decision.text()} (test window {tc.split.test.start}..{tc.split.test.end} of {tc.table} v{version}, "
+        f"promote run {ctx.run_id})"
+    )
+    tracking.describe_version(cfg, challenger.version, description)
+    _log_decision(
+        ctx,
+        challenger.version,
+        champion.version if champion else None,
+        challenger_metrics,
+        champion_metrics,
+        decision,
+        version,
+    )
+    ctx.note(f"version {challenger.version} {decision.text()}")
+    exit_code = EXIT_REJECTED if (fail_on_reject and not decision.promoted) else EXIT_OK
+    metrics: dict[str, Any] = {
+        "promoted": decision.promoted,
+        "challenger_version": challenger.version,
+        "champion_version": challenger.version if decision.promoted else (champion.version if champion else None),
+        "challenger_auc_roc": challenger_metrics.auc_roc,
+        "champion_auc_roc": champion_metrics.auc_roc if champion_metrics else None,
+        "reasons": decision.reasons,
+    }
+    return ctx.result(metrics, exit_code=exit_code)
+
+
+def _evaluate(cfg: Settings, alias: str, test: Any) -> Metrics:
+    from spark_ml.io import tracking
+
+    model, _ = tracking.load_spark_model(cfg, alias)
+    scored = model.transform(test).select(LABEL, positive_probability().alias("__p1"))
+    return evaluate(scored, LABEL, "__p1")
+
+
+def _log_decision(
+    ctx: TaskContext,
+    challenger: str,
+    champion: str | None,
+    mine: Metrics,
+    theirs: Metrics | None,
+    decision: Decision,
+    table_version: int,
+) -> None:
+    import mlflow
+
+    from spark_ml.io import tracking
+
+    cfg = ctx.settings
+    experiment_id = tracking.configure_mlflow(cfg)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-v{challenger}"):
+        mlflow.set_tags(
+            {
+                "spark_ml.task": "promote",
+                "spark_ml.run_id": ctx.run_id,
+                "spark_ml.decision": "promoted" if decision.promoted else "rejected",
+                "spark_ml.challenger_version": challenger,
+                "spark_ml.champion_version": champion or "none",
+                "spark_ml.table_version": str(table_version),
+            }
+        )
+        mlflow.log_metrics(mine.as_dict("challenger_test_"))
+        if theirs is not None:
+            mlflow.log_metrics(theirs.as_dict("champion_test_"))
+        mlflow.log_text(decision.text() + "\n", "decision.txt")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return task_main("promote", argv)

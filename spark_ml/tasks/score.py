@@ -1,0 +1,74 @@
+"""Task `score`: batch inference of one month with `models:/<name>@champion`.
+
+The model is loaded natively as a Spark PipelineModel and applied with `transform` (a pyfunc
+Spark UDF was 7 to 27 times slower here). The month's predictions replace that month's partition
+of the predictions table atomically (replaceWhere), so scoring a month twice leaves one copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_ml.config import Settings, TrainSettings, month_bounds
+from spark_ml.errors import ConfigError, SchemaMismatchError, TableNotFoundError
+from spark_ml.ml.evaluation import positive_probability
+from spark_ml.ml.training import in_window
+from spark_ml.tasks.base import TaskContext, TaskResult
+from spark_ml.tasks.runner import task_main
+
+MONTH_COLUMN = "score_month"
+
+
+def score_frame(model: object, rows: DataFrame, tc: TrainSettings, threshold: float) -> DataFrame:
+    """Keys, probability of class 1 and the prediction at the model's validation threshold."""
+    missing = [c for c in tc.features if c not in rows.columns]
+    if missing:
+        raise SchemaMismatchError(f"cannot score: input is missing feature column(s) {', '.join(missing)}")
+    scored: DataFrame = model.transform(rows)  # type: ignore[attr-defined]
+    probability = positive_probability()
+    return scored.select(
+        *tc.keys,
+        F.col(tc.time_column),
+        probability.alias("probability"),
+        (probability >= F.lit(threshold)).cast("int").alias("prediction"),
+    )
+
+
+def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> TaskResult:
+    from spark_ml.io import tracking
+
+    ctx = TaskContext("score", spark, cfg, run_id)
+    sc, tc = cfg.require_score(), cfg.require_train()
+    table = sc.table or tc.table
+    version = ctx.lakehouse.latest_version(table)
+    if version is None:
+        raise TableNotFoundError(f"table {table} does not exist yet: run the features task first")
+    start, end = month_bounds(sc.month)
+    rows = ctx.lakehouse.read(table, version).where(in_window(tc.time_column, (start, end)))
+    if rows.limit(1).count() == 0:
+        raise ConfigError(f"score.month={sc.month} selects no rows of {table} version {version}: nothing to score")
+    model, model_version = tracking.load_spark_model(cfg, sc.alias)
+    threshold = float(model_version.tags.get("spark_ml.threshold", "0.5"))
+    predictions = score_frame(model, rows, tc, threshold).select(
+        "*",
+        F.lit(cfg.registered_model_name).alias("model_name"),
+        F.lit(str(model_version.version)).alias("model_version"),
+        F.lit(model_version.run_id).alias("model_run_id"),
+        F.lit(ctx.started_at).alias("scored_at"),
+        F.lit(sc.month).alias(MONTH_COLUMN),
+    )
+    written = ctx.lakehouse.write(
+        predictions, sc.output, mode="overwrite", replace_where=f"{MONTH_COLUMN} = '{sc.month}'"
+    )
+    ctx.note(
+        f"scored {written.rows:,} rows of {sc.month} with {cfg.registered_model_name} version "
+        f"{model_version.version} ('{sc.alias}', threshold {threshold:.2f})"
+    )
+    return ctx.result({"month": sc.month, "rows": written.rows, "model_version": model_version.version})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return task_main("score", argv)
