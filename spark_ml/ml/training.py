@@ -43,6 +43,12 @@ def model_frame(df: DataFrame, cfg: TrainSettings) -> DataFrame:
     return df.select(*columns, F.col(cfg.label).cast("double").alias(LABEL))
 
 
+def with_label(df: DataFrame, cfg: TrainSettings) -> DataFrame:
+    """Every column of the table plus the label as a double `label` column: what any model
+    version (trained with other feature lists) needs to be evaluated on the same rows."""
+    return df.withColumn(LABEL, F.col(cfg.label).cast("double"))
+
+
 @dataclass(frozen=True)
 class SplitCounts:
     rows: int

@@ -21,7 +21,7 @@ from spark_ml.errors import EXIT_DRIFT_ALERT, EXIT_OK, TableNotFoundError
 from spark_ml.ml.drift import Drift, drift_report, overall_status
 from spark_ml.ml.evaluation import evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
-from spark_ml.ml.training import check_columns, in_window, model_frame
+from spark_ml.ml.training import check_columns, in_window, with_label
 from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.tasks.runner import task_main
 from spark_ml.tasks.score import MONTH_COLUMN
@@ -44,7 +44,7 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
         raise TableNotFoundError(f"table {table} does not exist yet: run the features task first")
     features = lake.read(table, version)
     check_columns(features, tc, table)
-    reference = model_frame(features, tc).where(in_window(tc.time_column, tc.split.train)).persist()
+    reference = with_label(features, tc).where(in_window(tc.time_column, tc.split.train)).persist()
     current = features.where(in_window(tc.time_column, month_bounds(sc.month)))
     predictions = lake.read(sc.output).where(F.col(MONTH_COLUMN) == sc.month).persist()
     try:
@@ -70,7 +70,7 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
             warn=mc.psi_warn,
             alert=mc.psi_alert,
         )
-        labels = model_frame(current, tc).select(*tc.keys, LABEL).where(F.col(LABEL).isNotNull())
+        labels = with_label(current, tc).select(*tc.keys, LABEL).where(F.col(LABEL).isNotNull())
         realized = _realized_auc(predictions.join(labels, on=list(tc.keys), how="inner"))
     finally:
         reference.unpersist()

@@ -18,7 +18,7 @@ from spark_ml.config import PromoteSettings, Settings
 from spark_ml.errors import EXIT_OK, EXIT_REJECTED, ModelRegistryError, TableNotFoundError
 from spark_ml.ml.evaluation import Metrics, evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
-from spark_ml.ml.training import check_columns, in_window, model_frame
+from spark_ml.ml.training import check_columns, in_window, with_label
 from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.tasks.runner import task_main
 
@@ -69,13 +69,13 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
     champion = tracking.version_by_alias(cfg, champion_alias)
     if champion is not None and champion.version == challenger.version:
         ctx.note(f"version {challenger.version} is already '{champion_alias}': nothing to decide")
-        return ctx.result({"promoted": False, "champion_version": champion.version})
+        return ctx.result({"promoted": False, "champion_version": str(champion.version), "reasons": []})
     version = ctx.lakehouse.latest_version(tc.table)
     if version is None:
         raise TableNotFoundError(f"table {tc.table} does not exist yet: run the features task first")
     table = ctx.lakehouse.read(tc.table, version)
     check_columns(table, tc, tc.table)
-    test = model_frame(table, tc).where(in_window(tc.time_column, tc.split.test)).persist()
+    test = with_label(table, tc).where(in_window(tc.time_column, tc.split.test)).persist()
     try:
         challenger_metrics = _evaluate(cfg, challenger_alias, test)
         champion_metrics = _evaluate(cfg, champion_alias, test) if champion is not None else None
@@ -102,8 +102,10 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
     exit_code = EXIT_REJECTED if (fail_on_reject and not decision.promoted) else EXIT_OK
     metrics: dict[str, Any] = {
         "promoted": decision.promoted,
-        "challenger_version": challenger.version,
-        "champion_version": challenger.version if decision.promoted else (champion.version if champion else None),
+        "challenger_version": str(challenger.version),
+        "champion_version": str(challenger.version)
+        if decision.promoted
+        else (str(champion.version) if champion else None),
         "challenger_auc_roc": challenger_metrics.auc_roc,
         "champion_auc_roc": champion_metrics.auc_roc if champion_metrics else None,
         "reasons": decision.reasons,

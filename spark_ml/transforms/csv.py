@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame
@@ -38,8 +39,8 @@ def parse_csv_lines(
 ) -> DataFrame:
     """Adds the typed `columns` parsed from each `value` line (PERMISSIVE, `null_value` as null),
     `_corrupt_record` (the raw line when it does not parse) and `_parse_error` (why, or null):
-    too many fields, a value that is not of its column's type (naming the column), or a malformed
-    line (too few fields, broken quoting). Existing columns are kept.
+    too many or too few fields, a value that is not of its column's type (naming the column), or a malformed
+    line (broken quoting). Existing columns are kept.
     """
     require_columns(lines, [value], "parse_csv_lines input")
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, "nullValue": null_value, "sep": delimiter}
@@ -62,9 +63,12 @@ def parse_csv_lines(
         bad_type.append(F.when(wrong, message))
     corrupt = F.col(f"__typed.{CORRUPT}").isNotNull()
     too_many = raw[len(names)].isNotNull()
+    # Fields of a line without quotes, counted exactly (a quoted line may hold the delimiter).
+    fields = F.when(~F.col(value).contains('"'), F.size(F.split(F.col(value), re.escape(delimiter), -1)))
     reason = (
         F.when(~corrupt, F.lit(None).cast("string"))
         .when(too_many, F.lit(f"too many fields (expected {len(names)})"))
+        .when(fields < len(names), F.format_string(f"too few fields (found %d, expected {len(names)})", fields))
         .otherwise(
             F.coalesce(
                 F.nullif(F.concat_ws("; ", *bad_type), F.lit("")),

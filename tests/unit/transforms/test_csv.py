@@ -26,6 +26,7 @@ def test_parse_keeps_good_rows_and_explains_bad_ones(spark: SparkSession) -> Non
             ("4,z,1.0,2013-01-01T06:00:00Z,extra",),
             ("five,w,1.0,2013-01-01T06:00:00Z",),
             ("6,v,abc,2013-01-01T06:00:00Z",),
+            ('7,"unclosed,1.0,2013-01-01T06:00:00Z',),
         ],
         "value STRING",
     )
@@ -35,10 +36,17 @@ def test_parse_keeps_good_rows_and_explains_bad_ones(spark: SparkSession) -> Non
         [
             (1, "x", 2.5, at, None),
             (2, "a,b", None, None, None),
-            (3, "y", None, None, "malformed line (expected 4 fields: id,name,score,at)"),
+            (3, "y", None, None, "too few fields (found 2, expected 4)"),
             (4, "z", 1.0, at, "too many fields (expected 4)"),
             (None, "w", 1.0, at, "column id: 'five' is not int"),
             (6, "v", None, at, "column score: 'abc' is not double"),
+            (
+                7,
+                "unclosed,1.0,2013-01-01T06:00:00Z",
+                None,
+                None,
+                "malformed line (expected 4 fields: id,name,score,at)",
+            ),
         ],
         "id INT, name STRING, score DOUBLE, at TIMESTAMP, _parse_error STRING",
     )

@@ -1,0 +1,96 @@
+"""The promotion gate on real data, and a second use case that needs only a conf folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from spark_ml.config import load_settings
+from spark_ml.errors import EXIT_REJECTED
+from spark_ml.io.delta import Lakehouse
+from spark_ml.tasks import pipeline, promote, train
+from tests.helpers import REPO, overrides_for
+from tests.integration.conftest import SliceRun, slice_settings
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+
+
+def test_a_weak_challenger_is_rejected_and_the_champion_stays(
+    spark: SparkSession, slice_run: SliceRun, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    root = Path(slice_run.settings.lakehouse.root)
+    store = f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
+    strong = slice_settings(root, store)
+    train.run(spark, strong)
+    first = promote.run(spark, strong)
+    assert first.metrics["promoted"] is True
+    weak = slice_settings(root, store, "train.numeric=[distance]", "train.categorical=[]")
+    trained = train.run(spark, weak)
+    second = promote.run(spark, weak, fail_on_reject=True)
+    assert second.metrics["promoted"] is False
+    assert second.exit_code == EXIT_REJECTED
+    assert any("worse than tolerance" in r or "< minimum" in r for r in second.metrics["reasons"])
+    client = MlflowClient(tracking_uri=strong.tracking_uri, registry_uri=strong.registry_uri)
+    aliases = {k: str(v) for k, v in client.get_registered_model(strong.registered_model_name).aliases.items()}
+    assert aliases == {"champion": first.metrics["challenger_version"], "challenger": trained.metrics["version"]}
+    rejected = client.get_model_version(strong.registered_model_name, trained.metrics["version"])
+    assert rejected.description.startswith("rejected: ")
+    again = promote.run(spark, weak)  # rerunning the gate changes nothing
+    assert again.metrics["promoted"] is False
+    assert (
+        client.get_registered_model(strong.registered_model_name).aliases["champion"]
+        == int(first.metrics["challenger_version"])
+        or str(client.get_registered_model(strong.registered_model_name).aliases["champion"])
+        == first.metrics["challenger_version"]
+    )
+
+
+def test_a_second_use_case_runs_from_configuration_alone(spark: SparkSession, tmp_path: Path) -> None:
+    settings = load_settings("local", REPO / "tests" / "fixtures" / "usecase" / "conf", overrides_for(tmp_path))
+    days = spark.range(0, 366).select(F.date_add(F.lit("2024-01-01").cast("date"), F.col("id").cast("int")).alias("d"))
+    customers = (
+        days.crossJoin(spark.range(0, 12).withColumnRenamed("id", "n"))
+        .withColumn("customer_id", F.concat_ws("-", F.date_format("d", "yyyyMMdd"), F.col("n")))
+        .withColumn("u", F.abs(F.xxhash64("customer_id")) % 1000 / 1000.0)
+        .withColumn("v", F.abs(F.xxhash64(F.concat("customer_id", F.lit("v")))) % 1000 / 1000.0)
+        .select(
+            "customer_id",
+            F.col("d").alias("signup_date"),
+            (F.col("u") * 48).cast("int").alias("tenure_months"),
+            F.when(F.col("n") == 3, F.lit(None)).otherwise(F.round(20 + F.col("v") * 80, 2)).alias("monthly_spend"),
+            (F.col("n") % 5).alias("support_calls"),
+            F.element_at(F.array(F.lit("basic"), F.lit("plus"), F.lit("pro")), (F.col("n") % 3 + 1).cast("int")).alias(
+                "plan"
+            ),
+            F.when(F.col("n") == 7, F.lit(None))
+            .otherwise(F.when(F.col("v") > 0.5, "north").otherwise("south"))
+            .alias("region"),
+            # churn: short tenure on the basic plan with many support calls
+            ((F.col("u") < 0.35) & (F.col("n") % 3 == 0) | (F.col("n") % 5 == 4) & (F.col("v") < 0.6))
+            .cast("int")
+            .alias("churned"),
+        )
+    )
+    Lakehouse(spark, settings).write(customers, "gold.customers", mode="overwrite")
+    result = pipeline.run(spark, settings)
+    by_step = dict(zip(result.metrics["steps"], result.metrics["steps"], strict=True))
+    assert list(by_step) == ["train", "promote", "score", "monitor"]
+    assert result.metrics["champion"] == "churn version 1"
+    assert result.metrics["challenger test AUC-ROC"] > 0.8
+    predictions = Lakehouse(spark, settings).read("ml.churn_predictions")
+    assert predictions.count() == 31 * 12
+    assert {r["score_month"] for r in predictions.select("score_month").distinct().collect()} == {"2024-12"}
+    monitored = Lakehouse(spark, settings).read("ml.monitoring")
+    assert {r["column_name"] for r in monitored.select("column_name").collect()} == {
+        "tenure_months",
+        "monthly_spend",
+        "support_calls",
+        "plan",
+        "region",
+        "probability",
+    }
