@@ -1,0 +1,13 @@
+"""spark-submit entry point of the monitor task.
+
+    spark-submit [--master URL] jobs/monitor.py [--env ENV] [--conf-dir DIR] [--set KEY=VALUE]...
+
+The job is a few lines on purpose: the logic lives in the spark_ml wheel (spark_ml.tasks.monitor).
+"""
+
+import sys
+
+from spark_ml.tasks.monitor import main
+
+if __name__ == "__main__":
+    sys.exit(main())
