@@ -13,6 +13,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.utils import is_remote
 
 from spark_ml.config import DateWindow, TrainSettings
 from spark_ml.errors import ConfigError
@@ -101,8 +102,14 @@ def fit_best(train: DataFrame, validation: DataFrame, cfg: TrainSettings) -> Fit
         scored = model.transform(validation).select(positive_probability().alias("__p1"), LABEL)
         return model, float(evaluator.evaluate(scored))
 
+    target = fit_one
+    if is_remote():
+        # Under Spark Connect the active session is per thread: hand it to the pool's threads.
+        from pyspark.util import inheritable_thread_target
+
+        target = inheritable_thread_target(train.sparkSession)(fit_one)
     with ThreadPoolExecutor(max_workers=min(cfg.parallelism, len(grid))) as pool:
-        results = list(pool.map(fit_one, grid))
+        results = list(pool.map(target, grid))
     candidates = [({p.name: v for p, v in m.items()}, auc) for m, (_, auc) in zip(grid, results, strict=True)]
     best = max(range(len(results)), key=lambda i: (results[i][1] if len(grid) > 1 else 0.0, -i))
     for params, auc in candidates:
