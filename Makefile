@@ -61,8 +61,9 @@ test-compat:
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	$(COMPAT_VENV)/bin/uv pip install --quiet --python $(COMPAT_VENV)/bin/python \
-		"pyspark==3.5.8" "delta-spark==3.3.2" "pandas<3" "numpy<2" "pytest>=8" "chispa>=0.10" -e .
-	SPARK_ML_COMPAT=1 $(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit -m "not runtime"
+		"pyspark==3.5.8" "delta-spark==3.3.3" "pandas<3" "numpy<2" "pyarrow<20" "pytest>=8" "chispa>=0.10" \
+		"nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" -e .
+	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 clean:
 	rm -rf dist build .make *.egg-info .pytest_cache .mypy_cache .ruff_cache
