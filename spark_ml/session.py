@@ -43,9 +43,22 @@ def get_spark(cfg: Settings | None = None) -> SparkSession:
     if active is not None:
         return active
     if spark_cfg.mode == "auto" and runtime_provides_session():
-        builder = SparkSession.builder.appName(spark_cfg.app_name).config("spark.sql.session.timeZone", "UTC")
-        return builder.getOrCreate()
+        session = SparkSession.builder.appName(spark_cfg.app_name).getOrCreate()
+        for key, value in runtime_conf(settings).items():
+            session.conf.set(key, value)
+        return session
     return _build_local(settings)
+
+
+def runtime_conf(settings: Settings) -> dict[str, str]:
+    """SQL settings applied to a session the runtime started (spark-submit, a Databricks job):
+    UTC, the configured shuffle partitions, and the `spark.sql.*` / `spark.databricks.*` keys of
+    `spark.conf` (the others configure a JVM and only apply to sessions built here)."""
+    conf = {"spark.sql.session.timeZone": "UTC"}
+    if settings.spark.shuffle_partitions is not None:
+        conf["spark.sql.shuffle.partitions"] = str(settings.spark.shuffle_partitions)
+    conf.update({k: v for k, v in settings.spark.conf.items() if k.startswith(("spark.sql.", "spark.databricks."))})
+    return conf
 
 
 def runtime_provides_session() -> bool:
@@ -58,13 +71,12 @@ def local_conf(settings: Settings) -> dict[str, str]:
     conf = {
         **DELTA_SQL_CONF,
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions or 8),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "WARN",
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
-        "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.warehouse.dir": f"{settings.lakehouse.root.rstrip('/')}/_warehouse",
     }
@@ -137,3 +149,17 @@ def _jvm_output_to(path: Path | None) -> Iterator[None]:
         os.close(saved)
         os.close(target)
         log.debug("local Spark JVM output goes to %s", path)
+
+
+def spark_submit_args() -> list[str]:
+    """The spark-submit flags that give a job the Delta jars and SQL extensions of this environment
+    (the same coordinates the local session resolves), plus UTC: `spark-ml spark-submit-args`."""
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    builder = configure_spark_with_delta_pip(SparkSession.builder)
+    packages = builder._options["spark.jars.packages"]
+    args = ["--packages", packages]
+    for key, value in {**DELTA_SQL_CONF, "spark.sql.session.timeZone": "UTC"}.items():
+        args += ["--conf", f"{key}={value}"]
+    return args

@@ -19,6 +19,7 @@ import pytest
 
 from spark_ml.config import Settings, load_settings
 from tests.helpers import CONF, overrides_for
+from tests.slice import SliceRun, run_slice
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -135,3 +136,9 @@ def mlflow_settings(tmp_path: Path) -> Iterator[Settings]:
     settings = load_settings("local", CONF, overrides_for(tmp_path / "lakehouse"))
     yield settings
     shutil.rmtree(tmp_path / "lakehouse" / "mlflow", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slice_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
+    """The whole pipeline once on a slice of the real data (see tests/slice.py)."""
+    return run_slice(spark, tmp_path_factory.mktemp("slice"))  # type: ignore[arg-type]

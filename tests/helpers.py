@@ -30,3 +30,13 @@ def checksum(df: Any, order_by: list[str] | None = None) -> tuple[int, str]:
     out = df.select(F.count(F.lit(1)).alias("n"), F.sum(row_hash.cast("decimal(38,0)")).alias("h")).collect()[0]
     digest = hashlib.sha256(str(out["h"]).encode()).hexdigest()[:16]
     return int(out["n"]), digest
+
+
+def shared_dir() -> Path:
+    """The read-only ../shared folder next to the checkout (SPARK_ML_SHARED_DIR overrides it)."""
+    import os
+
+    for candidate in (os.environ.get("SPARK_ML_SHARED_DIR"), REPO.parent / "shared", "/work/shared"):
+        if candidate and (Path(candidate) / "databricks").is_dir():
+            return Path(candidate)
+    return REPO.parent / "shared"

@@ -13,7 +13,7 @@ from spark_ml.features.flights import flight_features
 from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import features
 from tests.helpers import checksum
-from tests.integration.conftest import SliceRun, slice_settings
+from tests.slice import SliceRun, slice_settings
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 

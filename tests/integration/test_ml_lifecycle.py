@@ -13,7 +13,7 @@ from spark_ml.errors import EXIT_REJECTED
 from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import pipeline, promote, train
 from tests.helpers import REPO, overrides_for
-from tests.integration.conftest import SliceRun, slice_settings
+from tests.slice import SliceRun, slice_settings
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 

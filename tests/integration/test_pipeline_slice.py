@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import features, ingest, score
-from tests.integration.conftest import ROWS_PER_MONTH, SliceRun
+from tests.slice import ROWS_PER_MONTH, SliceRun
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 

@@ -17,8 +17,6 @@ import copy
 import itertools
 import json
 import re
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +35,11 @@ from spark_ml.config import Settings
 from spark_ml.errors import ConfigError
 from spark_ml.tasks import TASKS
 from spark_ml.tasks.runner import OneLineParser, add_task_arguments, common_parser, settings_from
-from tests.helpers import REPO
+from tests.helpers import REPO, shared_dir
 
 pytestmark = pytest.mark.runtime
 
-SHARED = REPO.parent / "shared" / "databricks"
+SHARED = shared_dir() / "databricks"
 SCHEMA = SHARED / "bundle-schema.json"
 SCHEMA_CASES = SHARED / "schema-testdata"
 BUNDLE = REPO / "databricks.yml"
@@ -367,18 +365,6 @@ def test_the_serverless_variant_uses_an_environment_and_no_cluster() -> None:
 
 
 # -- the built wheel and the command line ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bundle-dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    (built,) = out.glob("*.whl")
-    return built
 
 
 @pytest.fixture(scope="module")

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from spark_ml import __version__
-from tests.helpers import REPO
 
 pytestmark = pytest.mark.runtime
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    wheels = list(out.glob("*.whl"))
-    assert len(wheels) == 1
-    return wheels[0]
 
 
 def _read(wheel: Path, suffix: str) -> str:

