@@ -88,8 +88,14 @@ def log_table_input(df: DataFrame, settings: Settings, table: str, version: int,
     mlflow.log_input(dataset, context=context)
 
 
-def log_spark_model(model: Any, signature: Any, input_example: Any, requirements: list[str]) -> str:
-    """Log a fitted PipelineModel in the mlflow.spark flavour; returns the model URI."""
+def log_spark_model(
+    model: Any, signature: Any, input_example: Any, requirements: list[str], settings: Settings
+) -> str:
+    """Log a fitted PipelineModel in the mlflow.spark flavour; returns the model URI.
+
+    On Databricks the model is staged in a Unity Catalog volume under the lakehouse root, which
+    serverless and shared clusters (Spark Connect) require.
+    """
     import mlflow
 
     info = mlflow.spark.log_model(
@@ -98,6 +104,7 @@ def log_spark_model(model: Any, signature: Any, input_example: Any, requirements
         signature=signature,
         input_example=input_example,
         pip_requirements=requirements,
+        dfs_tmpdir=f"{settings.lakehouse.root.rstrip('/')}/_mlflow_tmp" if settings.uses_catalog else None,
     )
     return str(info.model_uri)
 

@@ -166,7 +166,7 @@ def _log_to_mlflow(
         sample = example.toPandas()
         predicted = fitted.model.transform(example).select("prediction").toPandas()
         signature = infer_signature(sample, predicted)
-        model_uri = tracking.log_spark_model(fitted.model, signature, sample, _requirements(tc))
+        model_uri = tracking.log_spark_model(fitted.model, signature, sample, _requirements(tc), cfg)
         mlflow_run_id = run.info.run_id
     model_version = tracking.register(cfg, model_uri, ctx.run_id, cfg.model.challenger_alias)
     tracking.tag_version(
