@@ -223,10 +223,14 @@ class Lakehouse:
             writer.saveAsTable(self.location(name))
         else:
             writer.save(self.location(name))
-        for commit in self.history(name, limit=20):
+        history = self.history(name, limit=20)
+        for commit in history:
             if token in (commit.get("userMetadata") or ""):
                 return self._as_write(name, commit)
-        raise SparkMLError(f"wrote {name} but found no commit with this write's marker in its history")
+        # Delta skips the commit of a write that changes nothing (no rows to add or remove).
+        latest = int(history[0]["version"]) if history else 0
+        log.debug("write to %s changed nothing: no commit (table stays at version %d)", name, latest)
+        return TableWrite(table=name, version=latest, rows=0, operation="NO-OP")
 
     def _create(self, df: DataFrame, name: str) -> TableWrite:
         from pyspark.sql import functions as F
