@@ -107,6 +107,7 @@ class Lakehouse:
     backoff_seconds: float = 0.5
     reads: list[TableRead] = field(default_factory=list)
     writes: list[TableWrite] = field(default_factory=list)
+    conflicts: int = 0
 
     def __post_init__(self) -> None:
         delta_conflict_types()  # importing delta.exceptions installs its exception conversion
@@ -198,6 +199,7 @@ class Lakehouse:
                 if not retryable:
                     raise
                 last = exc
+                self.conflicts += 1
                 delay = self.backoff_seconds * (2**attempt) * (1 + random.random())
                 log.warning(
                     "write to %s conflicted with another writer (attempt %d of %d): retrying in %.1f s",
