@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import ReferentialCheck, Settings
 from spark_ml.errors import EXIT_OK
+from spark_ml.io import manifest
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
+from spark_ml.logs import redact
 from spark_ml.quality.checks import CheckResult, evaluate, raise_on_errors
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+
+# The task contexts started inside `recorded_runs()`: those that end in an exception get a failed manifest.
+_ACTIVE: ContextVar[list[TaskContext] | None] = ContextVar("spark_ml_active_runs", default=None)
 
 
 @dataclass
@@ -36,6 +44,7 @@ class TaskResult:
     quality: list[CheckResult] = field(default_factory=list)
     status: str = "success"
     exit_code: int = EXIT_OK
+    manifest_version: int | None = None
 
     def rows_written(self, table: str) -> int:
         return sum(w.rows for w in self.writes if w.table == table)
@@ -87,6 +96,11 @@ class TaskContext:
         self._t0 = time.perf_counter()
         self.notes: list[str] = []
         self.quality: list[CheckResult] = []
+        self.tags: dict[str, str] = {}
+        self.finished = False
+        active = _ACTIVE.get()
+        if active is not None:
+            active.append(self)
         log.info("%s: run %s started (env %s)", task, self.run_id, settings.env)
 
     def note(self, line: str) -> None:
@@ -140,7 +154,8 @@ class TaskContext:
         self.note(f"quality {results[0].table}: {passed} of {len(results)} checks pass")
 
     def result(self, metrics: dict[str, Any] | None = None, exit_code: int = EXIT_OK) -> TaskResult:
-        return TaskResult(
+        """The run's TaskResult; its manifest is appended to the runs table (one Delta commit)."""
+        result = TaskResult(
             task=self.task,
             env=self.settings.env,
             run_id=self.run_id,
@@ -154,3 +169,79 @@ class TaskContext:
             quality=list(self.quality),
             exit_code=exit_code,
         )
+        self.finished = True
+        result.manifest_version = self._record(
+            "success", result.ended_at, result.metrics, exit_code=exit_code, error=None
+        )
+        return result
+
+    def record_failure(self, exc: BaseException) -> int | None:
+        """Append a `failed` manifest with the error's first line (secrets redacted)."""
+        self.finished = True
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        error = redact(f"{type(exc).__name__}: {first}", self.settings.secret_values())
+        return self._record(
+            "failed", datetime.now(timezone.utc), {}, exit_code=getattr(exc, "exit_code", 1), error=error
+        )
+
+    def _record(
+        self, status: str, ended_at: datetime, metrics: dict[str, Any], *, exit_code: int, error: str | None
+    ) -> int | None:
+        """Write this run's manifest; a failure to record is logged, never raised (the run's own
+        outputs are committed by then)."""
+        try:
+            files: list[manifest.LandingFileRecord] = []
+            if self.task == "ingest":
+                from spark_ml.tasks.ingest import LOG_TABLE
+
+                files = manifest.landing_files(
+                    Lakehouse(self.spark, self.settings),
+                    LOG_TABLE,
+                    self.run_id,
+                    self.lakehouse.reads,
+                    self.lakehouse.writes,
+                )
+            record = manifest.build(
+                self.settings,
+                run_id=self.run_id,
+                task=self.task,
+                status=status,
+                started_at=self.started_at,
+                ended_at=ended_at,
+                reads=list(self.lakehouse.reads),
+                writes=list(self.lakehouse.writes),
+                metrics=metrics,
+                tags=self.tags,
+                error=error,
+                exit_code=exit_code,
+                landing_files=files,
+            )
+            written = manifest.write(self.spark, self.settings, record)
+            manifest.log_to_mlflow(self.settings, record)
+        except Exception as exc:
+            log.warning(
+                "%s: run %s: could not record its manifest in %s: %s",
+                self.task,
+                self.run_id,
+                self.settings.ops.runs_table,
+                exc,
+            )
+            return None
+        log.info("%s: manifest recorded in %s version %d", self.task, self.settings.ops.runs_table, written.version)
+        return written.version
+
+
+@contextmanager
+def recorded_runs() -> Iterator[None]:
+    """Every task run started inside that ends in an exception gets a `failed` manifest."""
+    active: list[TaskContext] = []
+    token = _ACTIVE.set(active)
+    try:
+        yield
+    except Exception as exc:
+        for ctx in reversed(active):
+            if not ctx.finished:
+                ctx.record_failure(exc)
+        raise
+    finally:
+        _ACTIVE.reset(token)

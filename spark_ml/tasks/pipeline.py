@@ -93,6 +93,7 @@ def run(
         with _Heartbeat(label):
             result = _step(name)(spark, cfg, **options)
         results.append(result)
+        ctx.tags[f"step.{result.task}"] = result.run_id  # the steps' own manifests in the runs table
         print(f"{label} done in {result.duration_s:.1f} s", flush=True)
         for note in result.notes[-3:]:
             print(f"    {note}", flush=True)

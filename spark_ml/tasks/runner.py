@@ -108,11 +108,13 @@ def execute(name: str, args: argparse.Namespace) -> int:
         state["settings"] = settings
         setup(settings)
         from spark_ml.session import get_spark
+        from spark_ml.tasks.base import recorded_runs
 
         module = task_module(name)
         options = task_options(name, args)
         spark = get_spark(settings)
-        result = module.run(spark, settings, **options)
+        with recorded_runs():  # a run that fails still gets its manifest, with the error
+            result = module.run(spark, settings, **options)
         print(result.summary())
         return int(result.exit_code)
 
