@@ -13,6 +13,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import yaml
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = config_sub.add_parser("show", parents=[common], help="print the resolved config, secrets masked")
     show.add_argument("--format", choices=["yaml", "json"], default="yaml")
     notebook_cli.register(sub, common)
+    _register_reproducibility(sub, common)
     return parser
 
 
@@ -79,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return guarded("spark-submit-args", _spark_submit_args)
     if command == "land-demo-data":
         return guarded("land-demo-data", lambda: _land_demo_data(args))
+    if command == "lineage":
+        return guarded("lineage", lambda: _lineage(args))
+    if command == "reproduce":
+        return guarded("reproduce", lambda: _reproduce(args))
     if command == "notebook":
         return guarded("notebook", lambda: notebook_cli.run(args))
     raise AssertionError(f"unhandled command {command}")
@@ -110,6 +116,55 @@ def _spark_submit_args() -> int:
 
     print(" ".join(shlex.quote(a) for a in spark_submit_args()))
     return 0
+
+
+def _register_reproducibility(sub: Any, common: argparse.ArgumentParser) -> None:
+    lineage = sub.add_parser(
+        "lineage", parents=[common], help="what produced a table or a model: runs, input versions, landing files"
+    )
+    lineage.add_argument("target", help="a table (gold.flight_features) or a model (models:/flight_delay@champion)")
+    lineage.add_argument("--version", type=int, default=None, help="a table version (default: the latest recorded)")
+    lineage.add_argument("--depth", type=int, default=12, help="how many levels upstream to follow (default 12)")
+    lineage.add_argument("--format", choices=["text", "json"], default="text")
+    repro = sub.add_parser(
+        "reproduce", parents=[common], help="re-train a recorded training run and compare its metrics"
+    )
+    repro.add_argument("mlflow_run_id", help="the MLflow run id of the training run")
+    repro.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="absolute metric tolerance (default: 1e-12, i.e. exact; xgboost 0.001)",
+    )
+    repro.add_argument("--register", action="store_true", help="also register the reproduced model (no alias)")
+    repro.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    from spark_ml.session import get_spark
+    from spark_ml.tasks import lineage
+
+    settings = settings_from(args)
+    setup(settings)
+    lineage.check_target(settings, args.target)  # bad names fail before Spark starts
+    found = lineage.run(get_spark(settings), settings, args.target, version=args.version, depth=args.depth)
+    print(json.dumps(found.as_dict(), indent=2, default=str) if args.format == "json" else found.text())
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from spark_ml.session import get_spark
+    from spark_ml.tasks import reproduce
+
+    settings = settings_from(args)
+    setup(settings)
+    reproduce.check_tolerance(args.tolerance)  # bad arguments and an unknown run fail before Spark starts
+    reproduce.original(settings, args.mlflow_run_id)
+    outcome = reproduce.run(
+        get_spark(settings), settings, args.mlflow_run_id, tolerance=args.tolerance, register=args.register
+    )
+    print(json.dumps(outcome.as_dict(), indent=2, default=str) if args.format == "json" else outcome.text())
+    return 0 if outcome.matches else 1
 
 
 def _land_demo_data(args: argparse.Namespace) -> int:

@@ -41,10 +41,20 @@ SCORE = "__p1"
 
 
 def run(
-    spark: SparkSession, cfg: Settings, *, run_id: str | None = None, table_version: int | None = None
+    spark: SparkSession,
+    cfg: Settings,
+    *,
+    run_id: str | None = None,
+    table_version: int | None = None,
+    register: bool = True,
+    tags: dict[str, str] | None = None,
 ) -> TaskResult:
-    """Train on `train.table` at `table_version` (default: its latest version now)."""
+    """Train on `train.table` at `table_version` (default: its latest version now).
+
+    `register=False` logs the run and model without registering a version (reproductions);
+    `tags` go to the MLflow run and the run manifest."""
     ctx = TaskContext("train", spark, cfg, run_id)
+    ctx.tags.update(tags or {})
     tc = cfg.require_train()
     lake = ctx.lakehouse
     version = table_version if table_version is not None else lake.latest_version(tc.table)
@@ -73,7 +83,9 @@ def run(
         test_scored.unpersist()
         kind, values = importances(fitted.model, fitted.model.transform(test.limit(1)))
         example = test.select(*tc.features).limit(5)
-        logged = _log_to_mlflow(ctx, tc, version, table, fitted, val, tst, base_val, base_test, kind, values, example)
+        logged = _log_to_mlflow(
+            ctx, tc, version, table, fitted, val, tst, base_val, base_test, kind, values, example, register
+        )
     finally:
         for frame in (train, validation, test):
             frame.unpersist()
@@ -81,10 +93,12 @@ def run(
         f"{tc.estimator}: test AUC-ROC {tst.auc_roc:.4f} (baseline {base_test.auc_roc:.4f}), AUC-PR {tst.auc_pr:.4f} "
         f"(baseline {base_test.auc_pr:.4f}), F1 {tst.f1:.3f} at threshold {val.threshold:.2f}"
     )
-    ctx.note(
-        f"MLflow run {logged['mlflow_run_id']}: registered {logged['model']} version {logged['version']} "
-        f"as '{cfg.model.challenger_alias}' (trained on {tc.table} version {version})"
+    registered = (
+        f"registered {logged['model']} version {logged['version']} as '{cfg.model.challenger_alias}'"
+        if register
+        else "model logged, not registered"
     )
+    ctx.note(f"MLflow run {logged['mlflow_run_id']}: {registered} (trained on {tc.table} version {version})")
     metrics: dict[str, Any] = {
         **val.as_dict("validation_"),
         **tst.as_dict("test_"),
@@ -118,6 +132,7 @@ def _log_to_mlflow(
     kind: str,
     values: list[tuple[str, float]],
     example: DataFrame,
+    register: bool = True,
 ) -> dict[str, Any]:
     import mlflow
     from mlflow.models import infer_signature
@@ -141,6 +156,7 @@ def _log_to_mlflow(
             "spark_ml.estimator": tc.estimator,
             "mlflow.source.git.commit": git_commit() or "unknown",
             **{f"spark_ml.{k}_version": str(v) for k, v in versions().items() if v},
+            **{k if k.startswith("spark_ml.") else f"spark_ml.{k}": v for k, v in ctx.tags.items()},
         }
         mlflow.set_tags(tags)
         config = cfg.dump(masked=True)
@@ -168,6 +184,13 @@ def _log_to_mlflow(
         signature = infer_signature(sample, predicted)
         model_uri = tracking.log_spark_model(fitted.model, signature, sample, _requirements(tc), cfg)
         mlflow_run_id = run.info.run_id
+    if not register:
+        return {
+            "mlflow_run_id": mlflow_run_id,
+            "model": cfg.registered_model_name,
+            "version": None,
+            "model_uri": model_uri,
+        }
     model_version = tracking.register(cfg, model_uri, ctx.run_id, cfg.model.challenger_alias)
     tracking.tag_version(
         cfg,
