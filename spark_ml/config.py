@@ -102,6 +102,12 @@ class OpsSettings(_Model):
 
 
 class RetentionSettings(_Model):
+    """Delta retention, set as table properties when spark_ml creates a table (an existing table
+    keeps its own: ALTER TABLE ... SET TBLPROPERTIES). A version can be read by time travel, and so
+    reproduced, while its log entry exists (at least `log_retention_days` after its commit) and
+    its data files exist (at least `deleted_file_retention_days` after a later commit replaced
+    them, once VACUUM runs): the smaller of the two is the guaranteed reproduction window."""
+
     log_retention_days: int = Field(default=30, ge=1)
     deleted_file_retention_days: int = Field(default=7, ge=0)
 
