@@ -1,0 +1,93 @@
+"""Secrets never leak (logs, MLflow params and tags, config dumps), and the registry's failure modes
+give clear errors."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from spark_ml.errors import ModelRegistryError
+from spark_ml.logs import configure_logging
+from spark_ml.tasks import promote, score, train
+from spark_ml.tasks.runner import log_file
+from tests.slice import SliceRun, slice_settings
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+SENTINEL = "sentinel-S3CR3T-7f2c9e"
+
+
+def test_a_secret_never_reaches_logs_mlflow_or_dumps(
+    spark: SparkSession, slice_run: SliceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("SPARK_ML_TEST_TOKEN", SENTINEL)
+    settings = slice_settings(
+        Path(slice_run.settings.lakehouse.root),
+        "secrets.api_token=${env:SPARK_ML_TEST_TOKEN}",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path}/secret.db",
+        "logging.level=DEBUG",
+    )
+    assert settings.secret_values() == (SENTINEL,)
+    configure_logging("DEBUG", settings.secret_values(), str(tmp_path / "run.log"))
+    logging.getLogger("spark_ml.test").info("the token is %s", SENTINEL)  # a careless log line
+    result = train.run(spark, settings)
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    run = client.get_run(result.metrics["mlflow_run_id"])
+    assert SENTINEL not in str(run.data.params)
+    assert SENTINEL not in str(run.data.tags)
+    assert run.data.params["secrets.api_token"] == "***"
+    config = Path(client.download_artifacts(run.info.run_id, "evaluation/config.yml", str(tmp_path)))
+    assert "api_token: '***'" in config.read_text()
+    assert SENTINEL not in config.read_text()
+    assert SENTINEL not in str(settings.dump())
+    text = (tmp_path / "run.log").read_text()
+    assert "the token is ***" in text
+    assert SENTINEL not in text
+    assert log_file(settings) is not None
+
+
+def test_an_unreachable_registry_is_a_clear_error(
+    spark: SparkSession, slice_run: SliceRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    settings = slice_settings(Path(slice_run.settings.lakehouse.root), "mlflow.tracking_uri=http://127.0.0.1:9")
+    with pytest.raises(
+        ModelRegistryError, match=r"model registry http://127.0.0.1:9 failed|http://127.0.0.1:9 is unreachable"
+    ):
+        promote.run(spark, settings)
+
+
+def test_a_deleted_champion_version_or_lost_model_files_are_clear_errors(
+    spark: SparkSession, slice_run: SliceRun, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    settings = slice_settings(
+        Path(slice_run.settings.lakehouse.root), f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
+    )
+    train.run(spark, settings)
+    promoted = promote.run(spark, settings)
+    version = promoted.metrics["champion_version"]
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    # the champion's model files vanish from the artifact store
+    files = Path(client.get_model_version_download_uri(settings.registered_model_name, version).removeprefix("file://"))
+    assert (files / "MLmodel").is_file()
+    moved = tmp_path / "moved"
+    shutil.move(str(files), moved)
+    with pytest.raises(
+        ModelRegistryError, match=rf"could not load models:/flight_delay@champion \(version {version}\)"
+    ):
+        score.run(spark, settings)
+    shutil.move(str(moved), files)
+    # the champion version is deleted from the registry: its alias goes with it
+    client.delete_model_version(settings.registered_model_name, version)
+    with pytest.raises(
+        ModelRegistryError, match=r"model flight_delay has no 'champion' alias yet: run train and promote first"
+    ):
+        score.run(spark, settings)
