@@ -88,3 +88,13 @@ def test_yaml_is_only_ever_safe_loaded() -> None:
         if re.search(r"yaml\.(load|unsafe_load|full_load)\(|yaml\.Loader|FullLoader|UnsafeLoader", p.read_text())
     ]
     assert hits == []
+
+
+def test_nothing_is_imported_from_a_configuration_string() -> None:
+    """Only the task allow-list (a constant dict) feeds import_module; estimators come from a dict."""
+    users = [str(p.relative_to(PACKAGE.parent)) for p in SOURCES if "import_module(" in p.read_text()]
+    assert sorted(users) == ["spark_ml/tasks/pipeline.py", "spark_ml/tasks/runner.py"]
+    for name in users:
+        text = (PACKAGE.parent / name).read_text()
+        assert "import_module(TASKS[" in text
+    assert "__import__(" not in "".join(p.read_text() for p in SOURCES)
