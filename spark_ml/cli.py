@@ -146,7 +146,9 @@ def _lineage(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     setup(settings)
-    lineage.check_target(settings, args.target)  # bad names fail before Spark starts
+    model = lineage.check_target(settings, args.target)  # bad names fail before Spark starts
+    if model is not None:
+        lineage.resolve_model(settings, model)
     found = lineage.run(get_spark(settings), settings, args.target, version=args.version, depth=args.depth)
     print(json.dumps(found.as_dict(), indent=2, default=str) if args.format == "json" else found.text())
     return 0

@@ -227,8 +227,13 @@ def run(
     return Lineage(target, None, node)
 
 
+def resolve_model(cfg: Settings, found: re.Match[str]) -> dict[str, Any]:
+    """The registered model version a models:/ URI names (MLflow only: no Spark needed)."""
+    return manifest.model_version_record(cfg, found["name"], found["alias"], found["version"])
+
+
 def _model_lineage(cfg: Settings, builder: _Builder, target: str, found: re.Match[str]) -> Lineage:
-    model = manifest.model_version_record(cfg, found["name"], found["alias"], found["version"])
+    model = resolve_model(cfg, found)
     run_id = model["tags"].get("spark_ml.run_id")
     record = builder.runs.by_run_id(run_id) if run_id else None
     if record is None:

@@ -37,6 +37,7 @@ from spark_ml.io.provenance import git_commit, versions
 from spark_ml.tasks.base import recorded_runs
 
 EXACT = 1e-12
+HEADLINE = ("test_auc_roc", "test_auc_pr", "test_log_loss", "validation_auc_roc", "test_rows")
 TOLERANCES: dict[str, float] = {"logistic_regression": EXACT, "random_forest": EXACT, "gbt": EXACT, "xgboost": 1e-3}
 RUNTIME_SECTIONS = ("spark", "logging")
 
@@ -95,10 +96,11 @@ class Reproduction:
             f"  new MLflow run {self.reproduction_run_id} (tag spark_ml.reproduction_of={self.original_run_id}), "
             + (f"registered as version {self.registered_version}" if self.registered_version else "not registered"),
             *(f"  note: {n}" for n in self.notes),
-            f"  {len(self.checks)} metrics compared, {rule}:",
+            f"  {len(self.checks)} metrics compared, {rule}; the headline ones and any not bit-for-bit equal:",
         ]
-        width = max((len(c.name) for c in self.checks), default=6)
-        for c in self.checks:
+        shown = [c for c in self.checks if c.name in HEADLINE or c.difference != 0]
+        width = max((len(c.name) for c in shown), default=6)
+        for c in shown:
             new = "missing" if c.reproduced is None else f"{c.reproduced:.12g}"
             verdict = "equal" if c.difference == 0 else ("within tolerance" if c.ok else "DIFFERS")
             diff = "" if c.difference in (None, 0) else f"  (difference {c.difference:.3g})"
@@ -144,13 +146,13 @@ def recorded_settings(recorded: dict[str, Any], current: Settings) -> Settings:
     data = unmask(recorded, live)
     for section in RUNTIME_SECTIONS:
         data[section] = live[section]
-    data["mlflow"] = {
-        "tracking_uri": current.tracking_uri,
-        "registry_uri": current.registry_uri,
-        "experiment": current.mlflow.experiment,
-    }
     data["env"] = current.env
     try:
+        rebuilt = Settings.model_validate(data)
+        store = (current.tracking_uri, current.registry_uri, current.mlflow.experiment)
+        if (rebuilt.tracking_uri, rebuilt.registry_uri, rebuilt.mlflow.experiment) == store:
+            return rebuilt  # the recorded MLflow section points at this store: keep it (same config hash)
+        data["mlflow"] = {"tracking_uri": store[0], "registry_uri": store[1], "experiment": store[2]}
         return Settings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]

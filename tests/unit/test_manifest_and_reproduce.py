@@ -72,6 +72,15 @@ def test_recorded_settings_keep_the_recorded_model_config_and_this_process_runti
     assert rebuilt.secrets["api_token"].get_secret_value() == "new"
 
 
+def test_an_unchanged_environment_reproduces_the_same_config_hash(tmp_path: Path) -> None:
+    then = settings(tmp_path, "train.estimator=random_forest", "secrets.api_token=${env:T}", environ={"T": "x"})
+    now = settings(tmp_path, "train.estimator=gbt", "secrets.api_token=${env:T}", environ={"T": "x"})
+    recorded = manifest.canonical_config(then)
+    rebuilt = reproduce.recorded_settings(json.loads(recorded), now)
+    assert rebuilt.require_train().estimator == "random_forest"
+    assert manifest.config_hash(manifest.canonical_config(rebuilt)) == manifest.config_hash(recorded)
+
+
 def test_a_recorded_config_that_no_longer_validates_is_a_config_error(tmp_path: Path) -> None:
     recorded = json.loads(manifest.canonical_config(settings(tmp_path)))
     recorded["train"]["max_dpth"] = 3
