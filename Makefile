@@ -32,8 +32,8 @@ doctor: install
 	$(BIN)/spark-ml doctor
 
 lint: install
-	$(BIN)/ruff check spark_ml tests jobs
-	$(BIN)/ruff format --check spark_ml tests jobs
+	$(BIN)/ruff check spark_ml tests jobs benchmarks
+	$(BIN)/ruff format --check spark_ml tests jobs benchmarks
 	$(BIN)/lint-imports
 
 typecheck: install

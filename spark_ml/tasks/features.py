@@ -55,7 +55,12 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
         _in_range(F.to_date("time_hour"), first - dt.timedelta(days=1), last + dt.timedelta(days=1))
     )
     predicate = months_predicate(months)
-    features = flight_features(window, weather, lake.read("silver.planes"), params).where(predicate)
+    # One task per month partition writes one file per month (instead of one per shuffle partition).
+    features = (
+        flight_features(window, weather, lake.read("silver.planes"), params)
+        .where(predicate)
+        .repartition("year", "month")
+    )
     if params.months:
         written = ctx.checked_write(features, params.output, mode="overwrite", replace_where=predicate)
     else:

@@ -25,7 +25,7 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
         ("bronze.airports", "silver.airports", silver_airports),
         ("bronze.planes", "silver.planes", silver_planes),
         ("bronze.weather", "silver.weather", silver_weather),
-        ("bronze.flights", "silver.flights", lambda df: silver_flights(df, zone)),
+        ("bronze.flights", "silver.flights", lambda df: silver_flights(df, zone).repartition("year", "month")),
     ]
     for source, target, build in steps:
         ctx.checked_write(build(lake.read(source)), target, mode="overwrite")

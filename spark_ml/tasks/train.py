@@ -135,7 +135,6 @@ def _log_to_mlflow(
     register: bool = True,
 ) -> dict[str, Any]:
     import mlflow
-    from mlflow.models import infer_signature
 
     from spark_ml.io import tracking
     from spark_ml.io.provenance import git_commit, versions
@@ -179,9 +178,7 @@ def _log_to_mlflow(
         if values:
             plots.importance_plot(values, f"{tc.estimator}: {kind}", folder / "importances.png")
         mlflow.log_artifacts(str(folder), artifact_path="evaluation")
-        sample = example.toPandas()
-        predicted = fitted.model.transform(example).select("prediction").toPandas()
-        signature = infer_signature(sample, predicted)
+        sample, signature = _signature(tc, example)
         model_uri = tracking.log_spark_model(fitted.model, signature, sample, _requirements(tc), cfg)
         mlflow_run_id = run.info.run_id
     if not register:
@@ -207,6 +204,21 @@ def _log_to_mlflow(
         "version": model_version,
         "model_uri": model_uri,
     }
+
+
+def _signature(tc: TrainSettings, example: DataFrame) -> tuple[Any, Any]:
+    """Input example and signature: numeric features as optional doubles, categorical as optional
+    strings (features may be null; an integer column with a null cannot pass pyfunc schema
+    enforcement), the prediction as a double."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    sample: Any = example.select(
+        *[F.col(c).cast("double").alias(c) for c in tc.numeric], *[F.col(c) for c in tc.categorical]
+    ).toPandas()
+    inputs: list[Any] = [ColSpec("double", c, required=False) for c in tc.numeric]
+    inputs += [ColSpec("string", c, required=False) for c in tc.categorical]
+    return sample, ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec("double", "prediction")]))
 
 
 def _requirements(tc: TrainSettings) -> list[str]:

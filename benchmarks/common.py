@@ -1,0 +1,65 @@
+"""Timing and memory sampling shared by the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / "benchmarks" / "work"
+MAIN_LAKEHOUSE = REPO / "lakehouse"
+
+
+@dataclass
+class Peak:
+    """Peak resident memory (MB) of this Python process and of its child JVM, sampled every 0.2 s."""
+
+    python_mb: float = 0.0
+    jvm_mb: float = 0.0
+    samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def sample(self) -> None:
+        me = psutil.Process(os.getpid())
+        while not self._stop.is_set():
+            try:
+                self.python_mb = max(self.python_mb, me.memory_info().rss / 2**20)
+                jvm = sum(c.memory_info().rss for c in me.children(recursive=True) if "java" in c.name().lower())
+                self.jvm_mb = max(self.jvm_mb, jvm / 2**20)
+                self.samples += 1
+            except psutil.Error:
+                pass
+            self._stop.wait(0.2)
+
+
+@contextmanager
+def peak_memory() -> Iterator[Peak]:
+    peak = Peak()
+    thread = threading.Thread(target=peak.sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        peak._stop.set()
+        thread.join()
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def median_of(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
+    """The median wall time of `repeats` calls, and every time."""
+    times = [timed(fn)[0] for _ in range(repeats)]
+    return statistics.median(times), times

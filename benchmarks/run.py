@@ -1,0 +1,468 @@
+"""`make bench` (after `make run`): every figure measured side by side in one run on this machine,
+written to benchmarks/results.md and benchmarks/results.json. Ratios where a ratio is meaningful
+(absolute times are noisy here), medians of repeated runs.
+
+    python -m benchmarks.run [--repeats 3] [--sizes 1,4,16] [--skip scale,tests,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, median_of, timed
+
+PARTS = ("scale", "io", "scoring", "trainers", "mlflow", "tests")
+
+
+def run_scale(sizes: list[int], repeats: int) -> dict[str, Any]:
+    rows = []
+    for size in sizes:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", "--size", str(size), "--repeats", str(repeats)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+        if out.returncode != 0 or not lines:
+            raise RuntimeError(f"scale x{size} failed:\n{out.stderr[-3000:]}")
+        rows.append(json.loads(lines[-1]))
+        print(f"  scale x{size}: median {rows[-1]['median_s']:.1f} s", flush=True)
+    base = rows[0]["median_s"]
+    for row in rows:
+        row["ratio_to_x1"] = row["median_s"] / base
+    largest = rows[-1]
+    return {
+        "model": "logistic_regression (30 iterations), features full rebuild + train with evaluation and MLflow",
+        "sizes": rows,
+        "ratio_largest": largest["ratio_to_x1"],
+        "target": f"time(x{largest['size']}) / time(x1) <= 8 and flat driver memory",
+        "met": largest["ratio_to_x1"] <= 8,
+    }
+
+
+def _session() -> tuple[Any, Any, Any]:
+    from spark_ml.config import load_settings
+    from spark_ml.session import get_spark
+
+    main = load_settings("local", overrides=[f"lakehouse.root={MAIN_LAKEHOUSE}"])
+    work = load_settings(
+        "local",
+        overrides=[
+            f"lakehouse.root={WORK / 'io'}",
+            "train.estimator=logistic_regression",
+            "train.params={maxIter: 30, regParam: 0.01}",
+            "train.grid={}",
+        ],
+    )
+    return get_spark(main), main, work
+
+
+def run_io(repeats: int) -> dict[str, Any]:
+    """Feature build and scoring against a bare Delta read + write of the same data."""
+    from pyspark.sql import functions as F
+
+    from spark_ml.config import month_bounds
+    from spark_ml.io.delta import Lakehouse
+    from spark_ml.ml.training import in_window
+    from spark_ml.tasks import features, promote, score, train
+
+    spark, main, work = _session()
+    src, dst = Lakehouse(spark, main), Lakehouse(spark, work)
+    inputs = ("silver.flights", "silver.weather", "silver.planes")
+    for table in inputs:  # the feature task's inputs, copied once (not timed)
+        dst.write(src.read(table), table, mode="overwrite")
+    bare_dir = WORK / "io-bare"
+
+    def bare_copy() -> None:
+        for table in inputs:
+            frame = spark.read.format("delta").load(work.table_location(table))
+            frame.write.format("delta").mode("overwrite").save(str(bare_dir / table))
+
+    bare_s, bare_all = median_of(bare_copy, repeats)
+    features_s, features_all = median_of(lambda: features.run(spark, work), repeats)
+    train.run(spark, work)  # an LR champion for the scoring comparison (not timed)
+    promote.run(spark, work)
+    start, end = month_bounds(work.require_score().month)
+    tc = work.require_train()
+    _grow_month(spark, dst, tc, start, end, 1_000_000)  # fixed costs amortize over 1M scored rows
+
+    def bare_scored_rows() -> None:
+        # what scoring must move at least: the model's input columns of the month, read and written
+        rows = dst.read(tc.table).where(in_window(tc.time_column, (start, end)))
+        rows.select(*dict.fromkeys([*tc.keys, *tc.features])).write.format("delta").mode("overwrite").save(
+            str(bare_dir / "scored")
+        )
+
+    bare_score_s, bare_score_all = median_of(bare_scored_rows, repeats)
+    score_s, score_all = median_of(lambda: score.run(spark, work), repeats)
+    return {
+        "feature_build_s": features_s,
+        "feature_build_all_s": features_all,
+        "bare_read_write_inputs_s": bare_s,
+        "bare_read_write_inputs_all_s": bare_all,
+        "feature_ratio": features_s / bare_s,
+        "feature_target": "<= 3",
+        "feature_met": features_s / bare_s <= 3,
+        "scored_rows": dst.read(tc.table).where(in_window(tc.time_column, (start, end))).count(),
+        "score_s": score_s,
+        "score_all_s": score_all,
+        "bare_read_write_scored_rows_s": bare_score_s,
+        "bare_read_write_scored_rows_all_s": bare_score_all,
+        "score_ratio": score_s / bare_score_s,
+        "score_target": "<= 1.5 (logistic regression)",
+        "score_met": score_s / bare_score_s <= 1.5,
+    }
+
+
+def _grow_month(spark: Any, lake: Any, tc: Any, start: Any, end: Any, rows_wanted: int) -> int:
+    """Append copies of the scored month (distinct flight numbers) until it holds ~rows_wanted rows."""
+    from pyspark.sql import functions as F
+
+    from spark_ml.ml.training import in_window
+
+    month = lake.read(tc.table).where(in_window(tc.time_column, (start, end))).persist()
+    have = month.count()
+    copies = max(0, -(-rows_wanted // have) - 1)
+    if copies:
+        extra = month.crossJoin(F.broadcast(spark.range(1, copies + 1).withColumnRenamed("id", "__copy")))
+        extra = extra.withColumn("flight", F.col("flight") + F.col("__copy").cast("int") * 10000).drop("__copy")
+        lake.write(extra.select(*month.columns), tc.table, mode="append")
+    month.unpersist()
+    return have * (copies + 1)
+
+
+def _ensure_champion(spark: Any, work: Any) -> None:
+    """The logistic-regression champion of the work store (trained by the io step, else here)."""
+    from spark_ml.io import tracking
+    from spark_ml.io.delta import Lakehouse
+    from spark_ml.tasks import features, promote, train
+
+    if tracking.version_by_alias(work, "champion") is not None:
+        return
+    if not Lakehouse(spark, work).exists("gold.flight_features"):
+        _, main, _ = _session()
+        src, dst = Lakehouse(spark, main), Lakehouse(spark, work)
+        for table in ("silver.flights", "silver.weather", "silver.planes"):
+            dst.write(src.read(table), table, mode="overwrite")
+        features.run(spark, work)
+    train.run(spark, work)
+    promote.run(spark, work)
+
+
+def run_scoring(repeats: int, rows_wanted: int = 1_000_000) -> dict[str, Any]:
+    """Native PipelineModel.transform against mlflow.pyfunc.spark_udf on the same 1M rows."""
+    import mlflow
+    from pyspark.sql import functions as F
+
+    from spark_ml.io import tracking
+    from spark_ml.io.delta import Lakehouse
+    from spark_ml.ml.evaluation import positive_probability
+
+    spark, _main, work = _session()
+    _ensure_champion(spark, work)
+    tc = work.require_train()
+    lake = Lakehouse(spark, work)
+    features = lake.read(tc.table).where("month = 12")
+    copies = -(-rows_wanted // features.count())
+    million = (
+        features.crossJoin(F.broadcast(spark.range(copies).withColumnRenamed("id", "__copy")))
+        .drop("__copy")
+        .limit(rows_wanted)
+    )
+    path = str(WORK / "scoring-1m")
+    million.write.format("delta").mode("overwrite").save(path)
+    data = spark.read.format("delta").load(path)
+    model, version = tracking.load_spark_model(work, "champion")
+
+    def native() -> None:
+        model.transform(data).select(positive_probability().alias("p")).write.format("noop").mode("overwrite").save()
+
+    tracking.configure_mlflow(work)
+    uri = f"models:/{work.registered_model_name}@champion"
+    udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+
+    def pyfunc() -> None:
+        data.select(udf(F.struct(*tc.features)).alias("p")).write.format("noop").mode("overwrite").save()
+
+    native_s, native_all = median_of(native, repeats)
+    pyfunc_s, _pyfunc_all = timed(pyfunc)[0], None
+    return {
+        "rows": data.count(),
+        "model": f"{work.registered_model_name} version {version.version} (logistic regression)",
+        "native_transform_s": native_s,
+        "native_all_s": native_all,
+        "pyfunc_spark_udf_s": pyfunc_s,
+        "pyfunc_runs": 1,
+        "native_advantage": pyfunc_s / native_s,
+        "target": "native >= 5x faster",
+        "met": pyfunc_s / native_s >= 5,
+    }
+
+
+def run_trainers(repeats: int) -> dict[str, Any]:
+    """Spark GBT against xgboost.spark on the same features and split: fit time and test AUC."""
+    from spark_ml.io.delta import Lakehouse
+    from spark_ml.ml.evaluation import evaluate, positive_probability
+    from spark_ml.ml.pipeline import LABEL
+    from spark_ml.ml.training import fit_best, in_window, model_frame
+
+    spark, main, _ = _session()
+    base = main.require_train()
+    data = model_frame(Lakehouse(spark, main).read(base.table), base)
+    train = data.where(in_window(base.time_column, base.split.train)).persist()
+    test = data.where(in_window(base.time_column, base.split.test)).persist()
+    train.count(), test.count()
+    candidates = {
+        "gbt": {"maxIter": 40, "maxDepth": 5, "stepSize": 0.2},
+        "xgboost": {"n_estimators": 40, "max_depth": 5, "learning_rate": 0.2, "num_workers": 2},
+    }
+    out: dict[str, Any] = {}
+    for name, params in candidates.items():
+        cfg = base.model_copy(update={"estimator": name, "params": params, "grid": {}})
+        times, aucs = [], []
+        for _ in range(repeats):
+            seconds, fitted = timed(lambda cfg=cfg: fit_best(train, test, cfg))
+            scored = fitted.model.transform(test).select(LABEL, positive_probability().alias("p"))
+            times.append(seconds)
+            aucs.append(evaluate(scored, LABEL, "p").auc_roc)
+        out[name] = {
+            "params": params,
+            "fit_s": sorted(times)[len(times) // 2],
+            "fit_all_s": times,
+            "test_auc_roc": aucs[-1],
+        }
+        print(f"  {name}: fit {out[name]['fit_s']:.1f} s, test AUC-ROC {aucs[-1]:.4f}", flush=True)
+    equal = abs(out["gbt"]["test_auc_roc"] - out["xgboost"]["test_auc_roc"]) <= 0.005
+    faster = min(out, key=lambda k: out[k]["fit_s"])
+    better = max(out, key=lambda k: out[k]["test_auc_roc"])
+    out["equal_auc_within_0.005"] = equal
+    out["winner"] = faster if equal else better
+    out["rule"] = "the faster one at equal AUC (within 0.005), else the more accurate"
+    out["configured_default"] = base.estimator
+    return out
+
+
+def run_mlflow(repeats: int) -> dict[str, Any]:
+    """Log + register a model with explicit requirements, against MLflow inferring them."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from spark_ml.io import tracking
+
+    spark, _, work = _session()
+    _ensure_champion(spark, work)
+    model, _ = tracking.load_spark_model(work, "champion")
+    tc = work.require_train()
+    from spark_ml.io.delta import Lakehouse
+
+    example = Lakehouse(spark, work).read(tc.table).select(*tc.features).limit(5)
+    sample = example.toPandas()
+    signature = infer_signature(sample, model.transform(example).select("prediction").toPandas())
+    experiment = tracking.configure_mlflow(work)
+    requirements = [f"pyspark=={spark.version}", f"mlflow=={mlflow.__version__}"]
+
+    def log_and_register() -> None:
+        with mlflow.start_run(experiment_id=experiment, run_name="bench-log-model"):
+            uri = tracking.log_spark_model(model, signature, sample, requirements, work)
+            mlflow.register_model(uri, "bench_model")
+
+    def inferred() -> None:
+        with mlflow.start_run(experiment_id=experiment, run_name="bench-log-model-inferred"):
+            mlflow.spark.log_model(model, artifact_path="model", signature=signature, input_example=sample)
+
+    ours, ours_all = median_of(log_and_register, repeats)
+    naive = timed(inferred)[0]
+    return {
+        "log_and_register_s": ours,
+        "log_and_register_all_s": ours_all,
+        "target": "<= 5 s",
+        "met": ours <= 5,
+        "inferred_requirements_log_s": naive,
+    }
+
+
+def run_tests() -> dict[str, Any]:
+    """Unit tests (warm: a second run) and the full suite with its 15 slowest tests."""
+    pytest = str(Path(sys.executable).parent / "pytest")
+    subprocess.run([pytest, "-q", "tests/unit", "-p", "no:cacheprovider"], cwd=REPO, capture_output=True, check=False)
+    unit_s, unit = timed(
+        lambda: subprocess.run([pytest, "-q", "tests/unit"], cwd=REPO, capture_output=True, text=True, check=False)
+    )
+    full_s, full = timed(
+        lambda: subprocess.run([pytest, "-q", "--durations=15"], cwd=REPO, capture_output=True, text=True, check=False)
+    )
+    slowest = [
+        line.strip() for line in full.stdout.splitlines() if re.match(r"^\s*\d+\.\d+s (call|setup|teardown)", line)
+    ]
+    summary = next((line for line in reversed(full.stdout.splitlines()) if " in " in line and "passed" in line), "")
+    return {
+        "unit_warm_s": unit_s,
+        "unit_summary": unit.stdout.strip().splitlines()[-1] if unit.stdout else "",
+        "unit_target": "<= 90 s warm",
+        "unit_met": unit_s <= 90,
+        "full_suite_s": full_s,
+        "full_summary": summary,
+        "full_target": "<= 600 s",
+        "full_met": full_s <= 600,
+        "slowest_15": slowest[:15],
+        "spark_sessions_per_suite": 1,
+    }
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        f"# Benchmarks ({results['when']}, {results['machine']})",
+        "",
+        "Reproduce: `make run` once, then `make bench`. Medians of repeated runs, measured side by side in one",
+        "run; ratios where a ratio is meaningful (absolute times are noisy on this machine).",
+        "",
+    ]
+    if "scale" in results:
+        s = results["scale"]
+        lines += [
+            "## Scaling: features + train",
+            "",
+            f"Model: {s['model']}.",
+            "",
+            "| size | flights | median s | x1 ratio | peak Python MB | peak JVM MB |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| x{r['size']} | {r['flights']:,} | {r['median_s']:.1f} | {r['ratio_to_x1']:.2f} | {r['peak_python_mb']} "
+            f"| {r['peak_jvm_mb']} |"
+            for r in s["sizes"]
+        ]
+        lines += ["", f"Target {s['target']}: {'met' if s['met'] else 'NOT met'}.", ""]
+    if "io" in results:
+        i = results["io"]
+        lines += [
+            "## Near the I/O limit",
+            "",
+            "| work | median s | bare Delta read + write of the same data (inputs; for scoring: keys + features), s "
+            "| ratio | target |",
+            "| --- | --- | --- | --- | --- |",
+            f"| feature build (features task) | {i['feature_build_s']:.1f} | {i['bare_read_write_inputs_s']:.1f} | "
+            f"{i['feature_ratio']:.2f} | {i['feature_target']}: {'met' if i['feature_met'] else 'NOT met'} |",
+            f"| batch scoring (score task, LR, {i['scored_rows']:,} rows) | {i['score_s']:.1f} | {i['bare_read_write_scored_rows_s']:.1f} | "
+            f"{i['score_ratio']:.2f} | {i['score_target']}: {'met' if i['score_met'] else 'NOT met'} |",
+            "",
+        ]
+    if "scoring" in results:
+        c = results["scoring"]
+        lines += [
+            "## Scoring path",
+            "",
+            f"{c['rows']:,} rows, {c['model']}.",
+            "",
+            "| path | s |",
+            "| --- | --- |",
+            f"| native `PipelineModel.transform` | {c['native_transform_s']:.1f} |",
+            f"| `mlflow.pyfunc.spark_udf` | {c['pyfunc_spark_udf_s']:.1f} |",
+            "",
+            f"Native is {c['native_advantage']:.1f}x faster "
+            f"(target {c['target']}: {'met' if c['met'] else 'NOT met'}).",
+            "",
+        ]
+    if "trainers" in results:
+        t = results["trainers"]
+        lines += [
+            "## Trainers: Spark GBT vs xgboost.spark",
+            "",
+            "| trainer | params | fit s (median) | test AUC-ROC |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {k} | `{t[k]['params']}` | {t[k]['fit_s']:.1f} | {t[k]['test_auc_roc']:.4f} |"
+            for k in ("gbt", "xgboost")
+        ]
+        lines += [
+            "",
+            f"Equal AUC within 0.005: {t['equal_auc_within_0.005']}. Winner by the rule ({t['rule']}): "
+            f"**{t['winner']}**; configured default of `make run`: `{t['configured_default']}`.",
+            "",
+        ]
+    if "mlflow" in results:
+        m = results["mlflow"]
+        lines += [
+            "## MLflow overhead",
+            "",
+            "| what | s |",
+            "| --- | --- |",
+            f"| log (explicit pip requirements) + register, median | {m['log_and_register_s']:.1f} |",
+            f"| log with inferred requirements (MLflow's default), once | {m['inferred_requirements_log_s']:.1f} |",
+            "",
+            f"Target {m['target']}: {'met' if m['met'] else 'NOT met'}.",
+            "",
+        ]
+    if "tests" in results:
+        t = results["tests"]
+        lines += [
+            "## Test suite",
+            "",
+            f"- unit tests, warm: {t['unit_warm_s']:.0f} s ({t['unit_summary']}); target "
+            f"{t['unit_target']}: {'met' if t['unit_met'] else 'NOT met'}",
+            f"- full suite (one Spark session): {t['full_suite_s']:.0f} s ({t['full_summary']}); target "
+            f"{t['full_target']}: {'met' if t['full_met'] else 'NOT met'}",
+            "",
+            "Slowest 15:",
+            "",
+            "```",
+            *t["slowest_15"],
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", default="1,4,16")
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
+    args = parser.parse_args()
+    if not (MAIN_LAKEHOUSE / "gold" / "flight_features").exists():
+        print("make bench needs the tables of `make run` first", file=sys.stderr)
+        return 2
+    skip = {s for s in args.skip.split(",") if s}
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    out_json = REPO / "benchmarks" / "results.json"
+    results: dict[str, Any] = json.loads(out_json.read_text()) if skip and out_json.exists() else {}
+    results.update(
+        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}",
+    )
+    steps = {
+        "scale": lambda: run_scale([int(x) for x in args.sizes.split(",")], args.repeats),
+        "io": lambda: run_io(args.repeats),
+        "scoring": lambda: run_scoring(args.repeats),
+        "trainers": lambda: run_trainers(args.repeats),
+        "mlflow": lambda: run_mlflow(args.repeats),
+        "tests": run_tests,
+    }
+    for name, step in steps.items():
+        if name in skip:
+            continue
+        started = time.perf_counter()
+        print(f"bench {name} ...", flush=True)
+        results[name] = step()
+        print(f"bench {name} done in {time.perf_counter() - started:.0f} s", flush=True)
+        out_json.write_text(json.dumps(results, indent=2, default=str))
+        (REPO / "benchmarks" / "results.md").write_text(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
