@@ -71,7 +71,6 @@ def _session() -> tuple[Any, Any, Any]:
 
 def run_io(repeats: int) -> dict[str, Any]:
     """Feature build and scoring against a bare Delta read + write of the same data."""
-    from pyspark.sql import functions as F
 
     from spark_ml.config import month_bounds
     from spark_ml.io.delta import Lakehouse
@@ -355,7 +354,8 @@ def render(results: dict[str, Any]) -> str:
             "| --- | --- | --- | --- | --- |",
             f"| feature build (features task) | {i['feature_build_s']:.1f} | {i['bare_read_write_inputs_s']:.1f} | "
             f"{i['feature_ratio']:.2f} | {i['feature_target']}: {'met' if i['feature_met'] else 'NOT met'} |",
-            f"| batch scoring (score task, LR, {i['scored_rows']:,} rows) | {i['score_s']:.1f} | {i['bare_read_write_scored_rows_s']:.1f} | "
+            f"| batch scoring (score task, LR, {i['scored_rows']:,} rows) | {i['score_s']:.1f} | "
+            f"{i['bare_read_write_scored_rows_s']:.1f} | "
             f"{i['score_ratio']:.2f} | {i['score_target']}: {'met' if i['score_met'] else 'NOT met'} |",
             "",
         ]
