@@ -88,9 +88,7 @@ def log_table_input(df: DataFrame, settings: Settings, table: str, version: int,
     mlflow.log_input(dataset, context=context)
 
 
-def log_spark_model(
-    model: Any, signature: Any, input_example: Any, requirements: list[str], settings: Settings
-) -> str:
+def log_spark_model(model: Any, signature: Any, input_example: Any, requirements: list[str], settings: Settings) -> str:
     """Log a fitted PipelineModel in the mlflow.spark flavour; returns the model URI.
 
     On Databricks the model is staged in a Unity Catalog volume under the lakehouse root, which

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,6 +277,22 @@ def test_reproduce_rejects_a_run_that_is_not_a_training_run(chain: Chain, capsys
 # -- retention -------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
+    """Session settings for the block, restored afterwards (the session is shared by every test)."""
+    before = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
 def _customers(spark: SparkSession, salt: str) -> object:
     """A small churn table (tests/fixtures/usecase): 2024 sign-ups, a null spend and a null region."""
     days = spark.range(0, 366).select(F.date_add(F.lit("2024-01-01").cast("date"), F.col("id").cast("int")).alias("d"))
@@ -304,14 +324,13 @@ def test_reproducing_a_vacuumed_version_fails_naming_table_and_version(
     trained = train.run(spark, settings, register=False)
     assert trained.metrics["table_version"] == 0
     lake.write(_customers(spark, "b"), "gold.customers", mode="overwrite")
-    key = "spark.databricks.delta.retentionDurationCheck.enabled"
-    before = spark.conf.get(key)
-    spark.conf.set(key, "false")
-    try:
+    check = "spark.databricks.delta.retentionDurationCheck.enabled"
+    before = spark.conf.get(check)
+    # the check off allows RETAIN 0 HOURS; a small listing parallelism keeps VACUUM's file listing
+    # at 2 tasks instead of 10,000 (30 s locally)
+    with _session_conf(spark, {check: "false", "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2"}):
         spark.sql(f"VACUUM {lake.ident('gold.customers')} RETAIN 0 HOURS")
-    finally:
-        spark.conf.set(key, str(before))
-    assert spark.conf.get(key) == before
+    assert spark.conf.get(check) == before
 
     with pytest.raises(ReproducibilityError, match=r"gold\.customers version 0 can no longer be read: .*VACUUM"):
         reproduce.run(spark, settings, trained.metrics["mlflow_run_id"])
@@ -321,3 +340,26 @@ def test_reproducing_a_vacuumed_version_fails_naming_table_and_version(
     err = capsys.readouterr().err.strip()
     assert err.startswith("spark-ml reproduce failed: gold.customers version 0 can no longer be read")
     assert "delta.deletedFileRetentionDuration = interval 7 days" in err
+
+
+def test_a_version_whose_log_entry_was_cleaned_up_is_reported_gone(spark: SparkSession, tmp_settings: Settings) -> None:
+    """Delta's own log cleanup, at a checkpoint, removes entries older than delta.logRetentionDuration:
+    the entries are aged by their file times (the cleanup compares them with the retention)."""
+    lake = runs(spark, tmp_settings)
+    lake.write(_customers(spark, "a"), "silver.weather", mode="overwrite")
+    lake.write(_customers(spark, "b"), "silver.weather", mode="overwrite")
+    spark.sql(f"ALTER TABLE {lake.ident('silver.weather')} SET TBLPROPERTIES ('delta.checkpointInterval' = '1')")
+    aged = time.time() - 60 * 86400  # twice the 30-day log retention
+    log = Path(lake.location("silver.weather")) / "_delta_log"
+    for entry in log.iterdir():
+        if entry.is_file():
+            os.utime(entry, (aged, aged))
+    lake.write(_customers(spark, "c"), "silver.weather", mode="append")  # checkpoint, then cleanup
+    assert not (log / f"{0:020d}.json").exists()
+    with pytest.raises(
+        ReproducibilityError,
+        match=r"silver\.weather version 0 is no longer in the Delta log \(available versions: \[3, 3\]; "
+        r"delta\.deletedFileRetentionDuration = interval 7 days, delta\.logRetentionDuration = interval 30 days\)",
+    ):
+        manifest.check_readable(lake, "silver.weather", 0)
+    manifest.check_readable(lake, "silver.weather", 3)  # the current version still reads
