@@ -10,7 +10,7 @@ EXTRAS ?= local,demo,dev,xgboost,notebook
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
-	@echo "make test         ruff, mypy, import contracts, then every test (and the Connect pass)"
+	@echo "make test         ruff, mypy, import contracts, notebook check, then every test (and the Connect pass)"
 	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"
 	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run)"
 	@echo "make test-compat  the unit tests on pyspark 3.5 with delta-spark 3.3"
@@ -35,6 +35,7 @@ lint: install
 	$(BIN)/ruff check spark_ml tests jobs benchmarks
 	$(BIN)/ruff format --check spark_ml tests jobs benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/spark-ml notebook check notebooks/
 
 typecheck: install
 	$(BIN)/mypy

@@ -1,6 +1,7 @@
 """Configuration: conf/ layers -> one frozen, typed `Settings` object. No pyspark import here.
 
-Layers, later wins: ``<conf_dir>/base/*.yml`` then ``<conf_dir>/<env>/*.yml`` (deep merge), then
+Layers, later wins: ``<conf_dir>/base/*.yml`` then ``<conf_dir>/<env>/*.yml`` (deep merge, except ``train.params`` and
+``train.grid``, which a later layer replaces whole), then
 ``--set a.b.c=value`` overrides. ``${env:NAME}`` (or ``${env:NAME:-default}``) in a string value is
 replaced by the environment variable; an unset variable without default is a `ConfigError` naming it.
 Every error names the file, the dotted key and what was expected.
@@ -534,10 +535,15 @@ def _merge(layered: _Layered, incoming: Mapping[str, Any], source: str) -> None:
     _merge_into(layered, layered.data, incoming, source, "")
 
 
+# Mappings that belong to one choice (the estimator's parameters and grid): a later layer that sets
+# them replaces them whole, since merging one estimator's parameters into another's is an error.
+REPLACED_WHOLE = frozenset({"train.params", "train.grid"})
+
+
 def _merge_into(layered: _Layered, node: dict[str, Any], incoming: Mapping[str, Any], source: str, prefix: str) -> None:
     for key, value in incoming.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and isinstance(node.get(key), dict) and value:
+        if isinstance(value, dict) and isinstance(node.get(key), dict) and value and dotted not in REPLACED_WHOLE:
             _merge_into(layered, node[key], value, source, f"{dotted}.")
             continue
         node[key] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -161,3 +162,57 @@ def test_monitoring_reports_every_feature_and_the_probability(spark: SparkSessio
     result = slice_run.results["monitor"]
     assert result.metrics["overall_status"] in ("ok", "warn", "alert")
     assert 0.5 < result.metrics["realized_auc_roc"] <= 1.0
+
+
+def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: SparkSession, slice_run: SliceRun) -> None:
+    """The end-of-pipeline facts and the HTML report (written under <root>/reports, logged to MLflow),
+    built from the slice's task results."""
+    import mlflow
+
+    from spark_ml.tasks import pipeline
+    from spark_ml.tasks.base import TaskContext
+
+    results = list(slice_run.results.values())
+    facts = pipeline._facts(slice_run.settings, results)
+    train = slice_run.results["train"].metrics
+    assert facts["challenger test AUC-ROC"] == round(train["test_auc_roc"], 4)
+    assert facts["prior-rate baseline test AUC-ROC"] == 0.5
+    assert facts["champion"].startswith("flight_delay version ")
+    assert facts["drift status"] == slice_run.results["monitor"].metrics["overall_status"]
+    assert facts["MLflow UI"].endswith(f"mlflow ui --backend-store-uri {slice_run.settings.tracking_uri}")
+
+    ctx = TaskContext("pipeline", spark, slice_run.settings)
+    where = pipeline._report(ctx, results, facts)
+    page = Path(where).read_text(encoding="utf-8")
+    assert where.startswith(f"{slice_run.settings.lakehouse.root}/reports/pipeline-")
+    for section in ("Steps", "Tables written", "Data quality", "Model metrics", "Promotion"):
+        assert f"<h2>{section}</h2>" in page
+    assert "<h2>Drift: " in page
+    assert page.count('src="data:image/png;base64,') >= 3  # ROC, precision-recall, calibration
+    assert all(f"<td>{task}</td>" in page for task in slice_run.results)
+    logged = mlflow.search_runs(
+        experiment_names=[slice_run.settings.mlflow.experiment],
+        filter_string=f"tags.`spark_ml.run_id` = '{ctx.run_id}'",
+    )
+    assert len(logged) == 1
+
+
+def test_monitor_fail_on_alert_exits_3_only_on_an_alert(spark: SparkSession, slice_run: SliceRun) -> None:
+    """Through the CLI, on the shared session: PSI thresholds every feature reaches give an alert
+    (exit 3 with --fail-on-alert); thresholds nothing reaches give exit 0. The default run last
+    leaves ml.monitoring as the slice wrote it (other tests compare against it)."""
+    from spark_ml import cli
+
+    common = ["--set", f"lakehouse.root={slice_run.settings.lakehouse.root}", "--set", "logging.level=WARNING"]
+
+    def statuses() -> set[str]:
+        frame = lake(spark, slice_run).read("ml.monitoring").select("overall_status", "status").distinct()
+        return {f"{r['overall_status']}/{r['status']}" for r in frame.collect()}
+
+    alarmed = ["--set", "monitor.psi_warn=0", "--set", "monitor.psi_alert=0"]
+    assert cli.main(["monitor", "--fail-on-alert", *common, *alarmed]) == 3
+    assert statuses() == {"alert/alert"}
+    calm = ["--set", "monitor.psi_warn=1000", "--set", "monitor.psi_alert=1000"]
+    assert cli.main(["monitor", "--fail-on-alert", *common, *calm]) == 0
+    assert statuses() == {"ok/ok"}
+    assert cli.main(["monitor", *common]) == 0

@@ -8,11 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from spark_ml.errors import ModelRegistryError
+from spark_ml.config import Settings
+from spark_ml.errors import DataQualityError, ModelRegistryError
 from spark_ml.logs import configure_logging
 from spark_ml.tasks import promote, score, train
+from spark_ml.tasks.base import TaskContext
 from spark_ml.tasks.runner import log_file
 from tests.slice import SliceRun, slice_settings
 
@@ -91,3 +95,29 @@ def test_a_deleted_champion_version_or_lost_model_files_are_clear_errors(
         ModelRegistryError, match=r"model flight_delay has no 'champion' alias yet: run train and promote first"
     ):
         score.run(spark, settings)
+
+
+def test_a_failing_error_check_stops_the_write_and_is_recorded(spark: SparkSession, tmp_settings: Settings) -> None:
+    """conf/base/quality.yml: silver.airlines carrier must be unique (severity error)."""
+    ctx = TaskContext("silver", spark, tmp_settings)
+    schema = "carrier STRING, name STRING"
+    good = spark.createDataFrame([("AA", "American Airlines Inc."), ("UA", None)], schema)
+    first = ctx.checked_write(good, "silver.airlines")
+    duplicated = spark.createDataFrame([("AA", "American Airlines Inc."), ("AA", None), (None, "unknown")], schema)
+    with pytest.raises(
+        DataQualityError,
+        match=r"^data quality errors in silver\.airlines \(nothing written\): unique\(carrier\) failed for 1 of 3 rows",
+    ):
+        ctx.checked_write(duplicated, "silver.airlines")
+    assert ctx.lakehouse.latest_version("silver.airlines") == first.version
+    assert_df_equality(ctx.lakehouse.read("silver.airlines"), good, ignore_row_order=True)
+    recorded = (
+        ctx.lakehouse.read(tmp_settings.ops.quality_table)
+        .where(F.col("status") == "fail")
+        .select("run_id", "table_name", "check_name", "severity", "failed_rows", "total_rows")
+    )
+    expected = spark.createDataFrame(
+        [(ctx.run_id, "silver.airlines", "unique(carrier)", "error", 1, 3)],
+        "run_id STRING, table_name STRING, check_name STRING, severity STRING, failed_rows BIGINT, total_rows BIGINT",
+    )
+    assert_df_equality(recorded, expected, ignore_nullable=True)

@@ -54,7 +54,7 @@ def test_unset_env_variable_exits_2_naming_it(
 
 
 def test_usage_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(SystemExit, match=r"^2$") as exc:
         cli.main(["no-such-command"])
     err = capsys.readouterr().err
     assert exc.value.code == 2

@@ -187,6 +187,17 @@ def test_set_replaces_a_mapping_instead_of_merging_it() -> None:
     assert settings.require_train().params == {"maxIter": 5, "regParam": 0.1}
 
 
+def test_an_env_layer_replaces_the_estimator_parameters_whole() -> None:
+    """conf/local picks xgboost over the base gbt: gbt's parameters must not leak into xgboost's."""
+    local = load_settings("local", CONF).require_train()
+    assert (local.estimator, local.params) == (
+        "xgboost",
+        {"n_estimators": 40, "max_depth": 5, "learning_rate": 0.2, "num_workers": 2},
+    )
+    base = load_settings("databricks", CONF, environ={"SPARK_ML_CATALOG": "c"}).require_train()
+    assert (base.estimator, base.params) == ("gbt", {"maxIter": 40, "maxDepth": 5, "stepSize": 0.2})
+
+
 def test_files_deep_merge_mappings(tmp_path: Path) -> None:
     conf = write_conf(tmp_path, "spark:\n  conf: {a: '1', b: '2'}\n", "spark:\n  conf: {b: '3'}\n")
     assert load_settings("local", conf).spark.conf == {"a": "1", "b": "3"}
