@@ -195,18 +195,25 @@ def test_a_standalone_cluster_gives_the_same_results_as_local_mode(
         "1g",
     ]
     cluster_set = ["--set", "tables.gold.flight_features.location=gold/flight_features_cluster"]
-    store = f"mlflow.tracking_uri=sqlite:///{deployed.root}/mlflow-cluster.db"
-    # features then train in one application (one driver and one set of executors to start)
     inst.run(
         inst.bin("spark-submit"),
         *deployed.submit_args,
         *on_cluster,
-        deployed.jobs / "pipeline.py",
-        *deployed.common(*TRAIN, *cluster_set, "--set", store, "--set", "pipeline.steps=[features, train]"),
+        deployed.jobs / "features.py",
+        *deployed.common(*cluster_set),
     )
     local = spark.read.format("delta").load(str(deployed.root / "gold" / "flight_features"))
     remote = spark.read.format("delta").load(str(deployed.root / "gold" / "flight_features_cluster"))
     assert checksum(remote) == checksum(local)
+
+    store = f"mlflow.tracking_uri=sqlite:///{deployed.root}/mlflow-cluster.db"
+    inst.run(
+        inst.bin("spark-submit"),
+        *deployed.submit_args,
+        *on_cluster,
+        deployed.jobs / "train.py",
+        *deployed.common(*TRAIN, *cluster_set, "--set", store),
+    )
     cluster_auc = _mlflow_metric(deployed.root / "mlflow-cluster.db", "test_auc_roc")
     # the same training in local mode (this process's session) on the local-mode feature table
     overrides = [v for i, v in enumerate(deployed.common(*TRAIN)) if i % 2 == 1 and i > 1]
