@@ -130,3 +130,56 @@ def test_asof_join_names_missing_columns(spark: SparkSession, weather) -> None: 
             tolerance_seconds=3600,
             columns=["temp"],
         )
+
+
+def test_asof_join_measures_the_tolerance_in_elapsed_time_across_dst(spark: SparkSession) -> None:
+    """Times are UTC instants (the session time zone is UTC); the comments give New York wall-clock
+    time. 2013-03-10: 02:00-02:59 does not exist; 2013-11-03: 01:00-01:59 happens twice."""
+    from pyspark.sql import functions as F
+
+    def instants(rows: list[tuple[object, ...]], schema: str, column: str):  # type: ignore[no-untyped-def]
+        frame = spark.createDataFrame(rows, schema)
+        return frame.withColumn(column, F.col(column).cast("timestamp"))
+
+    weather = instants(
+        [
+            ("EWR", "2013-03-10 06:00:00", 1.0),  # 01:00 EST, the last hour before the switch
+            ("EWR", "2013-11-03 05:30:00", 2.0),  # 01:30 EDT
+            ("EWR", "2013-11-03 06:30:00", 3.0),  # 01:30 EST, one hour later
+        ],
+        "origin STRING, time_hour STRING, temp DOUBLE",
+        "time_hour",
+    )
+    flights = instants(
+        [
+            (1, "EWR", "2013-03-10 07:30:00"),  # 03:30 EDT: 1.5 h after 01:00 EST (2.5 h on the wall clock)
+            (2, "EWR", "2013-03-10 08:30:00"),  # 04:30 EDT: 2.5 h after, beyond the 2 h tolerance
+            (3, "EWR", "2013-11-03 06:15:00"),  # 01:15 EST: after 01:30 EDT, before 01:30 EST
+            (4, "EWR", "2013-11-03 06:45:00"),  # 01:45 EST: the second 01:30 is the latest
+            (5, "EWR", None),
+        ],
+        "id INT, origin STRING, dep STRING",
+        "dep",
+    )
+    out = asof_join(
+        flights,
+        weather,
+        on=["origin"],
+        left_time="dep",
+        right_time="time_hour",
+        tolerance_seconds=2 * 3600,
+        columns=["temp"],
+        prefix="origin_",
+    )
+    expected = instants(
+        [
+            (1, "EWR", "2013-03-10 07:30:00", 1.0),
+            (2, "EWR", "2013-03-10 08:30:00", None),
+            (3, "EWR", "2013-11-03 06:15:00", 2.0),
+            (4, "EWR", "2013-11-03 06:45:00", 3.0),
+            (5, "EWR", None, None),
+        ],
+        "id INT, origin STRING, dep STRING, origin_temp DOUBLE",
+        "dep",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
