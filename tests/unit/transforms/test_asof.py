@@ -18,6 +18,20 @@ def t(h: int, m: int = 0, day: int = 1) -> dt.datetime:
     return dt.datetime(2013, 1, day, h, m)
 
 
+def origin_temp(flights, weather, tolerance_seconds: int):  # type: ignore[no-untyped-def]
+    """Each flight's origin temperature as of its departure (`dep`), within the tolerance."""
+    return asof_join(
+        flights,
+        weather,
+        on=["origin"],
+        left_time="dep",
+        right_time="time_hour",
+        tolerance_seconds=tolerance_seconds,
+        columns=["temp"],
+        prefix="origin_",
+    )
+
+
 @pytest.fixture
 def weather(spark: SparkSession):  # type: ignore[no-untyped-def]
     rows = [
@@ -48,16 +62,7 @@ def test_asof_join_picks_latest_within_tolerance(spark: SparkSession, weather) -
         ],
         "id INT, origin STRING, dep TIMESTAMP",
     )
-    out = asof_join(
-        flights,
-        weather,
-        on=["origin"],
-        left_time="dep",
-        right_time="time_hour",
-        tolerance_seconds=3 * 3600,
-        columns=["temp"],
-        prefix="origin_",
-    )
+    out = origin_temp(flights, weather, tolerance_seconds=3 * 3600)
     expected = spark.createDataFrame(
         [
             (1, "EWR", t(6, 30), 31.0),
@@ -161,16 +166,7 @@ def test_asof_join_measures_the_tolerance_in_elapsed_time_across_dst(spark: Spar
         "id INT, origin STRING, dep STRING",
         "dep",
     )
-    out = asof_join(
-        flights,
-        weather,
-        on=["origin"],
-        left_time="dep",
-        right_time="time_hour",
-        tolerance_seconds=2 * 3600,
-        columns=["temp"],
-        prefix="origin_",
-    )
+    out = origin_temp(flights, weather, tolerance_seconds=2 * 3600)
     expected = instants(
         [
             (1, "EWR", "2013-03-10 07:30:00", 1.0),
