@@ -8,6 +8,7 @@ written to benchmarks/results.md and benchmarks/results.json. Ratios where a rat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import re
@@ -84,10 +85,10 @@ def _copy_feature_inputs(spark: Any, main: Any, work: Any) -> None:
 def run_io(repeats: int) -> dict[str, Any]:
     """Feature build and scoring against a bare Delta read + write of the same data."""
 
-    from spark_ml.config import month_bounds
     from spark_ml.io.delta import Lakehouse
     from spark_ml.ml.training import in_window
     from spark_ml.tasks import features, promote, score, train
+    from spark_ml.transforms.time import month_bounds
 
     spark, main, work = _session()
     _copy_feature_inputs(spark, main, work)
@@ -154,11 +155,11 @@ def _grow_month(spark: Any, lake: Any, tc: Any, start: Any, end: Any, rows_wante
 
 def _ensure_champion(spark: Any, work: Any) -> None:
     """The logistic-regression champion of the work store (trained by the io step, else here)."""
-    from spark_ml.io import tracking
+    from spark_ml.io import registry
     from spark_ml.io.delta import Lakehouse
     from spark_ml.tasks import features, promote, train
 
-    if tracking.version_by_alias(work, "champion") is not None:
+    if registry.version_by_alias(work, "champion") is not None:
         return
     if not Lakehouse(spark, work).exists("gold.flight_features"):
         _, main, _ = _session()
@@ -173,11 +174,12 @@ def run_scoring(repeats: int, rows_wanted: int = 1_000_000) -> dict[str, Any]:
     import mlflow
     from pyspark.sql import functions as F
 
-    from spark_ml.io import tracking
+    from spark_ml.io import models, tracking
     from spark_ml.io.delta import Lakehouse
     from spark_ml.ml.evaluation import positive_probability
 
     spark, _main, work = _session()
+    loaded = contextlib.ExitStack()
     _ensure_champion(spark, work)
     tc = work.require_train()
     lake = Lakehouse(spark, work)
@@ -191,20 +193,21 @@ def run_scoring(repeats: int, rows_wanted: int = 1_000_000) -> dict[str, Any]:
     path = str(WORK / "scoring-1m")
     million.write.format("delta").mode("overwrite").save(path)
     data = spark.read.format("delta").load(path)
-    model, version = tracking.load_spark_model(work, "champion")
+    model, version = loaded.enter_context(models.loaded(work, "champion"))
 
     def native() -> None:
         model.transform(data).select(positive_probability().alias("p")).write.format("noop").mode("overwrite").save()
 
-    tracking.configure_mlflow(work)
+    loaded.enter_context(tracking.stores(work))
     uri = f"models:/{work.registered_model_name}@champion"
     udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
 
     def pyfunc() -> None:
         data.select(udf(F.struct(*tc.features)).alias("p")).write.format("noop").mode("overwrite").save()
 
-    native_s, native_all = median_of(native, repeats)
-    pyfunc_s = timed(pyfunc)[0]  # once: it takes minutes
+    with loaded:
+        native_s, native_all = median_of(native, repeats)
+        pyfunc_s = timed(pyfunc)[0]  # once: it takes minutes
     return {
         "rows": data.count(),
         "model": f"{work.registered_model_name} version {version.version} (logistic regression)",
@@ -266,31 +269,35 @@ def run_mlflow(repeats: int) -> dict[str, Any]:
     import mlflow
     from mlflow.models import infer_signature
 
-    from spark_ml.io import tracking
+    from spark_ml.io import models, tracking
     from spark_ml.io.delta import Lakehouse
 
     spark, _, work = _session()
     _ensure_champion(spark, work)
-    model, _ = tracking.load_spark_model(work, "champion")
+    loaded = contextlib.ExitStack()
+    model, _ = loaded.enter_context(models.loaded(work, "champion"))
+    loaded.enter_context(tracking.stores(work))
     tc = work.require_train()
 
     example = Lakehouse(spark, work).read(tc.table).select(*tc.features).limit(5)
     sample = example.toPandas()
     signature = infer_signature(sample, model.transform(example).select("prediction").toPandas())
-    experiment = tracking.configure_mlflow(work)
+    experiment = tracking.experiment_id(work)
     requirements = [f"pyspark=={spark.version}", f"mlflow=={mlflow.__version__}"]
 
     def log_and_register() -> None:
-        with mlflow.start_run(experiment_id=experiment, run_name="bench-log-model"):
-            uri = tracking.log_spark_model(model, signature, sample, requirements, work)
-            mlflow.register_model(uri, "bench_model")
+        with mlflow.start_run(experiment_id=experiment, run_name="bench-log-model") as run:
+            uri = models.log_spark_model(work, model, signature, requirements)
+            mlflow.register_model(f"runs:/{run.info.run_id}/model", "bench_model")
+            assert uri.endswith("/model")
 
     def inferred() -> None:
         with mlflow.start_run(experiment_id=experiment, run_name="bench-log-model-inferred"):
             mlflow.spark.log_model(model, artifact_path="model", signature=signature, input_example=sample)
 
-    ours, ours_all = median_of(log_and_register, repeats)
-    naive = timed(inferred)[0]
+    with loaded:
+        ours, ours_all = median_of(log_and_register, repeats)
+        naive = timed(inferred)[0]
     return {
         "log_and_register_s": ours,
         "log_and_register_all_s": ours_all,

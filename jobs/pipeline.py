@@ -2,12 +2,13 @@
 
     spark-submit [--master URL] jobs/pipeline.py [--env ENV] [--conf-dir DIR] [--set KEY=VALUE]...
 
-The job is a few lines on purpose: the logic lives in the spark_ml wheel (spark_ml.tasks.pipeline).
+The job is a few lines on purpose: the logic lives in the spark_ml wheel (spark_ml.tasks.pipeline,
+run by spark_ml.cli like the `spark-ml pipeline` command).
 """
 
 import sys
 
-from spark_ml.tasks.pipeline import main
+from spark_ml.cli import run_task
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_task("pipeline"))

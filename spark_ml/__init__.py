@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ConfigError",
     "Settings",
@@ -24,6 +22,7 @@ __all__ = [
 
 from spark_ml.config import Settings, load_settings
 from spark_ml.errors import ConfigError, SparkMLError
+from spark_ml.versions import __version__
 
 if TYPE_CHECKING:
     from spark_ml.session import get_spark

@@ -55,3 +55,10 @@ class ConcurrentWriteError(SparkMLError):
 
 class ReproducibilityError(SparkMLError):
     """A recorded run cannot be reproduced (missing record or vacuumed data)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message` (at most 300 characters): how errors are summarized in
+    one-line messages and run manifests."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"

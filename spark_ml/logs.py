@@ -6,8 +6,10 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from spark_ml.config.secrets import redact
+
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-MASK = "***"
+HANDLER_PREFIX = "spark_ml."  # names of the handlers configure_logging installs (replaced on a second call)
 
 
 class RedactSecrets(logging.Filter):
@@ -32,18 +34,11 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return text
-
-
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), log_file: str | None = None) -> None:
     """Configure the root logger once per process: stderr at `level`, and a DEBUG log file."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_spark_ml", False):
+        if (handler.get_name() or "").startswith(HANDLER_PREFIX):
             root.removeHandler(handler)
     redactor = RedactSecrets(secrets)
     stream = logging.StreamHandler()
@@ -60,7 +55,7 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), log_file
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(redactor)
-        handler._spark_ml = True  # type: ignore[attr-defined]
+        handler.set_name(f"{HANDLER_PREFIX}{len(root.handlers)}")
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if log_file else level)
     for noisy in ("py4j", "urllib3", "alembic", "mlflow.store", "matplotlib", "PIL", "git"):

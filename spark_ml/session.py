@@ -79,30 +79,48 @@ def local_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.warehouse.dir": f"{settings.lakehouse.root.rstrip('/')}/_warehouse",
+        # Python workers run this interpreter, or they miss the venv's packages.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
     }
     conf.update(settings.spark.conf)
     return conf
 
 
+def delta_package() -> str:
+    """The Maven coordinates of the Delta jars that match the installed delta-spark and pyspark,
+    by the rule of delta-spark's own pip helper: Delta 3.x `delta-spark_2.12`, 4.0.x
+    `delta-spark_2.13`, 4.1 and later one artifact per Spark minor `delta-spark_<spark>_2.13`."""
+    import pyspark
+
+    from spark_ml.versions import dist_version
+
+    delta = dist_version("delta-spark")
+    if delta is None:
+        raise SparkMLError(
+            "delta-spark is not installed: install the local extra (pip install 'spark-ml[local]') "
+            "or set spark.delta_packages=false and spark.conf.'spark.jars' to the Delta jars"
+        )
+    major, minor = (int(p) for p in delta.split(".")[:2])
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    if major < 4:
+        artifact = "delta-spark_2.12"
+    elif (major, minor) == (4, 0):
+        artifact = "delta-spark_2.13"
+    else:
+        artifact = f"delta-spark_{spark_minor}_2.13"
+    return f"io.delta:{artifact}:{delta}"
+
+
 def _build_local(settings: Settings) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    # Python workers must run this interpreter, or they miss the venv's packages.
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(settings.spark.master).appName(settings.spark.app_name)
-    for key, value in local_conf(settings).items():
-        builder = builder.config(key, value)
+    conf = local_conf(settings)
     if settings.spark.delta_packages and "spark.jars" not in settings.spark.conf:
-        try:
-            from delta import configure_spark_with_delta_pip
-        except ImportError as exc:
-            raise SparkMLError(
-                "delta-spark is not installed: install the local extra (pip install 'spark-ml[local]') "
-                "or set spark.delta_packages=false and spark.conf.'spark.jars' to the Delta jars"
-            ) from exc
-        builder = configure_spark_with_delta_pip(builder)
+        conf.setdefault("spark.jars.packages", delta_package())
+    for key, value in conf.items():
+        builder = builder.config(key, value)
     log.info("starting local Spark %s with Delta", settings.spark.master)
     try:
         with _jvm_output_to(_jvm_log(settings)):
@@ -115,10 +133,8 @@ def _build_local(settings: Settings) -> SparkSession:
 
 
 def _jvm_log(settings: Settings) -> Path | None:
-    root = settings.lakehouse.root
-    if "://" in root or root.startswith("dbfs:"):
-        return None
-    return Path(root) / "logs" / "spark-jvm.log"
+    logs = settings.layout.logs_dir
+    return None if logs is None else Path(logs) / "spark-jvm.log"
 
 
 @contextlib.contextmanager
@@ -154,12 +170,38 @@ def _jvm_output_to(path: Path | None) -> Iterator[None]:
 def spark_submit_args() -> list[str]:
     """The spark-submit flags that give a job the Delta jars and SQL extensions of this environment
     (the same coordinates the local session resolves), plus UTC: `spark-ml spark-submit-args`."""
-    from delta import configure_spark_with_delta_pip
-    from pyspark.sql import SparkSession
-
-    builder = configure_spark_with_delta_pip(SparkSession.builder)
-    packages = builder._options["spark.jars.packages"]
-    args = ["--packages", packages]
+    args = ["--packages", delta_package()]
     for key, value in {**DELTA_SQL_CONF, "spark.sql.session.timeZone": "UTC"}.items():
         args += ["--conf", f"{key}={value}"]
     return args
+
+
+@contextlib.contextmanager
+def spark_session(settings: Settings) -> Iterator[SparkSession]:
+    """The session of one command, stopped when the block ends if this process created it.
+
+    A Spark Connect client holds server-side references (Spark ML models in the server's ML
+    cache) that pyspark releases from `__del__` and at interpreter exit over gRPC; stopping the
+    session first closes the client, so nothing is left to block the process at exit, after a
+    success or a failure. Sessions a runtime provides (spark-submit, Databricks) are left running.
+    """
+    import gc
+
+    owned = _will_create(settings)
+    spark = get_spark(settings)
+    try:
+        yield spark
+    finally:
+        if owned:
+            gc.collect()
+            spark.stop()
+
+
+def _will_create(settings: Settings) -> bool:
+    from pyspark.sql import SparkSession
+
+    if settings.spark.mode == "connect" or settings.spark.remote:
+        return True
+    if SparkSession.getActiveSession() is not None:
+        return False
+    return not (settings.spark.mode == "auto" and runtime_provides_session())

@@ -3,56 +3,68 @@
 `Lakehouse` is the only code that reads or writes tables. Every read is pinned to an explicit Delta
 version and every write reports the version it created and the rows it wrote, so a task can say
 exactly what it consumed and produced. Only SQL and DataFrame APIs are used (no DeltaTable JVM
-handles), so the same code runs under Spark Connect.
+handles), so the same code runs under Spark Connect. Errors are told apart by their Spark error
+condition, never by message text.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from spark_ml.config import Settings
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from spark_ml.config import Settings, TableRef
 from spark_ml.errors import ConcurrentWriteError, SparkMLError, TableNotFoundError
+from spark_ml.io.errors import has_condition
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
-# Error classes of Delta's optimistic-concurrency conflicts (the Python exception classes of
-# delta.exceptions share no base class, and under Spark Connect only the error class is known).
-CONFLICT_MARKERS = (
-    "DELTA_CONCURRENT_APPEND",
-    "DELTA_CONCURRENT_DELETE_READ",
-    "DELTA_CONCURRENT_DELETE_DELETE",
-    "DELTA_CONCURRENT_TRANSACTION",
-    "DELTA_CONCURRENT_WRITE",
-    "DELTA_METADATA_CHANGED",
-    "DELTA_PROTOCOL_CHANGED",
-    "ConcurrentAppendException",
-    "ConcurrentDeleteReadException",
-    "ConcurrentDeleteDeleteException",
-    "ConcurrentTransactionException",
-    "MetadataChangedException",
-    "ProtocolChangedException",
+# Delta's optimistic-concurrency conflicts. In a classic session delta.exceptions raises one Python
+# class per conflict (they share no base class); under Spark Connect only the condition is known.
+CONFLICTS = frozenset(
+    {
+        "DELTA_CONCURRENT_APPEND",
+        "DELTA_CONCURRENT_DELETE_READ",
+        "DELTA_CONCURRENT_DELETE_DELETE",
+        "DELTA_CONCURRENT_TRANSACTION",
+        "DELTA_CONCURRENT_WRITE",
+        "DELTA_METADATA_CHANGED",
+        "DELTA_PROTOCOL_CHANGED",
+    }
 )
-EXISTS_MARKERS = ("TABLE_OR_VIEW_ALREADY_EXISTS", "DELTA_PATH_EXISTS", "already exists")
-MISSING_MARKERS = (
-    "DELTA_TABLE_ONLY_OPERATION",
-    "DELTA_MISSING_DELTA_TABLE",
-    "TABLE_OR_VIEW_NOT_FOUND",
-    "PATH_NOT_FOUND",
-    "is not a Delta table",
+# A table created by another writer between our existence check and our create.
+ALREADY_EXISTS = frozenset({"TABLE_OR_VIEW_ALREADY_EXISTS", "DELTA_PATH_EXISTS", "DELTA_TABLE_ALREADY_EXISTS"})
+MISSING = frozenset(
+    {
+        "TABLE_OR_VIEW_NOT_FOUND",
+        "DELTA_MISSING_DELTA_TABLE",
+        "DELTA_TABLE_NOT_FOUND",
+        "DELTA_PATH_DOES_NOT_EXIST",
+        "PATH_NOT_FOUND",
+        "DELTA_TABLE_ONLY_OPERATION",
+    }
 )
+LAST_COMMIT = "spark.databricks.delta.lastCommitVersionInSession"
+FALLBACK_COMMITS = 20
 
 
 def delta_conflict_types() -> tuple[type[BaseException], ...]:
-    """The concrete Delta conflict exception classes available in this environment."""
+    """The concrete Delta conflict exception classes of this environment (importing
+    delta.exceptions also installs Delta's exception conversion in a classic session)."""
     try:
         from delta import exceptions as dx
     except ImportError:
@@ -70,15 +82,15 @@ def delta_conflict_types() -> tuple[type[BaseException], ...]:
 
 
 def is_conflict(exc: BaseException) -> bool:
-    if isinstance(exc, delta_conflict_types()):
-        return True
-    text = f"{type(exc).__name__} {exc}"
-    return any(marker in text for marker in CONFLICT_MARKERS)
+    return isinstance(exc, delta_conflict_types()) or has_condition(exc, CONFLICTS)
 
 
-def _has(exc: BaseException, markers: tuple[str, ...]) -> bool:
-    text = f"{type(exc).__name__} {exc}"
-    return any(marker in text for marker in markers)
+def is_missing_table(exc: BaseException) -> bool:
+    return has_condition(exc, MISSING)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return is_conflict(exc) or has_condition(exc, ALREADY_EXISTS)
 
 
 @dataclass(frozen=True)
@@ -110,19 +122,19 @@ class Lakehouse:
     conflicts: int = 0
 
     def __post_init__(self) -> None:
-        delta_conflict_types()  # importing delta.exceptions installs its exception conversion
+        delta_conflict_types()
 
     # -- naming ---------------------------------------------------------------------------------
 
+    def ref(self, name: str) -> TableRef:
+        return self.settings.table(name)
+
     def location(self, name: str) -> str:
-        return self.settings.table_location(name)
+        return self.ref(name).location
 
     def ident(self, name: str) -> str:
-        """A SQL identifier for the table: catalog.schema.table, or delta.`path`."""
-        location = self.location(name)
-        if self.settings.uses_catalog:
-            return ".".join(f"`{part}`" for part in location.split("."))
-        return f"delta.`{location}`"
+        """A SQL identifier for the table: `catalog`.`schema`.`table`, or delta.`path`."""
+        return self.ref(name).sql
 
     # -- metadata -------------------------------------------------------------------------------
 
@@ -131,7 +143,7 @@ class Lakehouse:
         try:
             rows = self.spark.sql(f"DESCRIBE HISTORY {self.ident(name)} LIMIT 1").select("version").collect()
         except Exception as exc:
-            if _has(exc, MISSING_MARKERS):
+            if is_missing_table(exc):
                 return None
             raise
         return int(rows[0]["version"]) if rows else None
@@ -139,11 +151,24 @@ class Lakehouse:
     def exists(self, name: str) -> bool:
         return self.latest_version(name) is not None
 
-    def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Recent commits, newest first: version, timestamp, operation, userMetadata, metrics."""
+    def history(self, name: str, limit: int | None = 50) -> list[dict[str, Any]]:
+        """Commits, newest first: version, timestamp, operation, parameters, userMetadata, metrics."""
         cols = ["version", "timestamp", "operation", "operationParameters", "userMetadata", "operationMetrics"]
-        rows = self.spark.sql(f"DESCRIBE HISTORY {self.ident(name)} LIMIT {int(limit)}").select(*cols).collect()
-        return [r.asDict() for r in rows]
+        query = f"DESCRIBE HISTORY {self.ident(name)}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return [r.asDict() for r in self.spark.sql(query).select(*cols).collect()]
+
+    def commit(self, name: str, version: int) -> dict[str, Any] | None:
+        """The commit of `table` at `version`, None when the log no longer has it. Reads the history
+        newest first, a few commits at a time (the version asked for is usually the latest)."""
+        limit = 4
+        while True:
+            commits = self.history(name, limit=limit)
+            found = [c for c in commits if int(c["version"]) == version]
+            if found:
+                return found[0]
+            if len(commits) < limit or int(commits[-1]["version"]) < version:
+                return None
+            limit *= 4
 
     def partition_columns(self, name: str) -> list[str]:
         row = self.spark.sql(f"DESCRIBE DETAIL {self.ident(name)}").select("partitionColumns").collect()[0]
@@ -162,7 +187,8 @@ class Lakehouse:
         try:
             df = self.spark.sql(f"SELECT * FROM {self.ident(name)} VERSION AS OF {int(version)}")
         except Exception as exc:
-            if _has(exc, MISSING_MARKERS):
+            # A time travel on a path that holds no table raises an error without a condition.
+            if is_missing_table(exc) or self.latest_version(name) is None:
                 raise TableNotFoundError(f"table {name} does not exist at {self.location(name)}") from exc
             raise
         if not any(r.table == name and r.version == version for r in self.reads):
@@ -177,74 +203,80 @@ class Lakehouse:
         name: str,
         *,
         mode: str = "append",
+        where: Column | None = None,
         replace_where: str | None = None,
     ) -> TableWrite:
-        """Append or overwrite (all, or the rows matching `replace_where`) in one Delta commit.
+        """Append, or overwrite all rows or only those matching `where` (a Column; `replace_where`
+        takes the same as SQL text), in one Delta commit. Every row written by a filtered overwrite
+        must match the filter, or nothing is written.
 
-        Conflicts with concurrent writers are retried with exponential backoff; an overwrite or
-        replaceWhere commit is all-or-nothing, so a failed write leaves the previous version.
+        Conflicts with concurrent writers are retried with jittered exponential backoff; an
+        overwrite commit is all-or-nothing, so a failed write leaves the previous version.
         """
         if mode not in ("append", "overwrite"):
             raise SparkMLError(f"write mode must be 'append' or 'overwrite', got {mode!r}")
-        if replace_where and mode != "overwrite":
-            raise SparkMLError("replace_where needs mode='overwrite'")
-        last: BaseException | None = None
-        for attempt in range(self.max_retries + 1):
-            try:
-                written = self._write_once(df, name, mode, replace_where)
-                self.writes.append(written)
-                return written
-            except Exception as exc:
-                retryable = is_conflict(exc) or _has(exc, EXISTS_MARKERS)
-                if not retryable:
-                    raise
-                last = exc
-                self.conflicts += 1
-                delay = self.backoff_seconds * (2**attempt) * (1 + random.random())
-                log.warning(
-                    "write to %s conflicted with another writer (attempt %d of %d): retrying in %.1f s",
-                    name,
-                    attempt + 1,
-                    self.max_retries + 1,
-                    delay,
-                )
-                time.sleep(delay)
-        raise ConcurrentWriteError(
-            f"write to {name} still conflicted with concurrent writers after {self.max_retries + 1} attempts "
-            f"({type(last).__name__}); nothing was committed by this run, rerun it"
-        ) from last
+        if where is not None and replace_where is not None:
+            raise SparkMLError("give where= (a Column) or replace_where= (SQL text), not both")
+        if replace_where is not None:
+            from pyspark.sql import functions as F
 
-    def _write_once(self, df: DataFrame, name: str, mode: str, replace_where: str | None) -> TableWrite:
-        if not self.exists(name):
-            return self._create(df, name)
+            where = F.expr(replace_where)
+        if where is not None and mode != "overwrite":
+            raise SparkMLError("a row filter (where / replace_where) needs mode='overwrite'")
+
+        def on_retry(state: RetryCallState) -> None:
+            self.conflicts += 1
+            log.warning(
+                "write to %s conflicted with another writer (attempt %d of %d): retrying in %.1f s",
+                name,
+                state.attempt_number,
+                self.max_retries + 1,
+                state.upcoming_sleep,
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=wait_random_exponential(multiplier=self.backoff_seconds, max=30),
+            before_sleep=on_retry,
+        )
+        try:
+            written = retrying(self._write_once, df, name, mode, where)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            self.conflicts += 1
+            raise ConcurrentWriteError(
+                f"write to {name} still conflicted with concurrent writers after {self.max_retries + 1} attempts "
+                f"({type(last).__name__}); nothing was committed by this run, rerun it"
+            ) from last
+        self.writes.append(written)
+        return written
+
+    def _write_once(self, df: DataFrame, name: str, mode: str, where: Column | None) -> TableWrite:
+        ref = self.ref(name)
         token = uuid.uuid4().hex
-        writer = df.write.format("delta").mode(mode).option("userMetadata", self._metadata(token))
-        if replace_where:
-            writer = writer.option("replaceWhere", replace_where)
-        if self.settings.uses_catalog:
-            writer.saveAsTable(self.location(name))
-        else:
-            writer.save(self.location(name))
-        history = self.history(name, limit=20)
-        for commit in history:
-            if token in (commit.get("userMetadata") or ""):
-                return self._as_write(name, commit)
-        # Delta skips the commit of a write that changes nothing (no rows to add or remove).
-        latest = int(history[0]["version"]) if history else 0
-        log.debug("write to %s changed nothing: no commit (table stays at version %d)", name, latest)
-        return TableWrite(table=name, version=latest, rows=0, operation="NO-OP")
+        writer = df.writeTo(ref.sql).option("userMetadata", self._metadata(token))
+        try:
+            if mode == "append":
+                writer.append()
+            else:
+                writer.overwrite(where if where is not None else _all_rows())
+        except Exception as exc:
+            if not is_missing_table(exc):
+                raise
+            return self._create(df, name, token)
+        return self._committed(name, token)
 
-    def _create(self, df: DataFrame, name: str) -> TableWrite:
+    def _create(self, df: DataFrame, name: str, token: str) -> TableWrite:
         from pyspark.sql import functions as F
 
-        spec = self.settings.tables[name]
-        if self.settings.uses_catalog:
-            catalog, schema, _ = self.location(name).split(".")
-            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog}`.`{schema}`")
-        retention = self.settings.retention
+        ref, spec, retention = self.ref(name), self.settings.tables[name], self.settings.retention
+        if ref.schema_sql is not None:
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {ref.schema_sql}")
         writer = (
-            df.writeTo(self.ident(name))
+            df.writeTo(ref.sql)
             .using("delta")
+            .option("userMetadata", self._metadata(token))
             .tableProperty("delta.logRetentionDuration", f"interval {retention.log_retention_days} days")
             .tableProperty(
                 "delta.deletedFileRetentionDuration", f"interval {retention.deleted_file_retention_days} days"
@@ -254,21 +286,45 @@ class Lakehouse:
         if spec.partition_by:
             writer = writer.partitionedBy(*[F.col(c) for c in spec.partition_by])
         writer.create()
-        first = self.spark.sql(f"DESCRIBE HISTORY {self.ident(name)}").where("version = 0").collect()
-        return self._as_write(name, first[0].asDict())
+        return self._committed(name, token)
+
+    def _committed(self, name: str, token: str) -> TableWrite:
+        """The commit this write made, recognised by the write's token in its userMetadata.
+
+        Delta records the version of the session's latest commit in `lastCommitVersionInSession`:
+        when that commit carries the token it is this write's. Otherwise the write committed
+        nothing (Delta skips a commit that changes no row), unless the runtime does not maintain
+        that setting: then the table's newest commits are searched for the token."""
+        value = self.spark.conf.get(LAST_COMMIT, None)
+        if value not in (None, ""):
+            commit = self.commit(name, int(str(value)))
+            if commit is not None and token in (commit.get("userMetadata") or ""):
+                return _as_write(name, commit)
+        for commit in self.history(name, limit=FALLBACK_COMMITS):
+            if token in (commit.get("userMetadata") or ""):
+                return _as_write(name, commit)
+        latest = self.latest_version(name)
+        log.debug("write to %s changed nothing: no commit (table stays at version %s)", name, latest)
+        return TableWrite(table=name, version=-1 if latest is None else latest, rows=0, operation="NO-OP")
 
     def _metadata(self, token: str) -> str:
         return json.dumps({"run_id": self.run_id, "task": self.task, "write": token})
 
-    @staticmethod
-    def _as_write(name: str, commit: dict[str, Any]) -> TableWrite:
-        metrics = commit.get("operationMetrics") or {}
-        return TableWrite(
-            table=name,
-            version=int(commit["version"]),
-            rows=int(metrics.get("numOutputRows", 0)),
-            operation=str(commit.get("operation", "")),
-        )
+
+def _all_rows() -> Column:
+    from pyspark.sql import functions as F
+
+    return F.lit(True)
+
+
+def _as_write(name: str, commit: dict[str, Any]) -> TableWrite:
+    metrics = commit.get("operationMetrics") or {}
+    return TableWrite(
+        table=name,
+        version=int(commit["version"]),
+        rows=int(metrics.get("numOutputRows", 0)),
+        operation=str(commit.get("operation", "")),
+    )
 
 
 def delta_roundtrip(spark: SparkSession, path: str) -> dict[str, int]:

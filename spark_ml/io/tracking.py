@@ -1,71 +1,105 @@
-"""MLflow: the configured tracking store and registry (local SQLite, or Databricks and Unity Catalog)."""
+"""MLflow tracking: the configured store, runs, params, metrics, artifacts and dataset inputs.
+
+Nothing here changes MLflow's process-wide state for longer than a call: `client(settings)` is an
+explicit client, and `stores(settings)` points MLflow's fluent API at the configured stores for the
+duration of a `with` block and restores what was there before.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import Settings
-from spark_ml.errors import ModelRegistryError
+from spark_ml.errors import ConfigError, ModelRegistryError, first_line
+from spark_ml.io.errors import mlflow_code
 
 if TYPE_CHECKING:
-    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
     from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 
+NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
+ALREADY_EXISTS = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"})
+MAX_PARAM_VALUE = 6000  # MLflow's limit for a parameter value
+MAX_PARAM_KEY = 250
 
-def configure_mlflow(settings: Settings) -> str:
-    """Point MLflow at the configured stores and return the experiment id (created if missing)."""
-    import mlflow
+
+def client(settings: Settings) -> MlflowClient:
+    """An MLflow client for the configured tracking store and registry (no global state)."""
+    from mlflow.tracking import MlflowClient
 
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=settings.registry_uri)
+
+
+@contextmanager
+def stores(settings: Settings) -> Iterator[None]:
+    """MLflow's fluent API (start_run, log_input, ...) on the configured stores, restored after."""
+    import mlflow
+
+    client(settings)  # creates the SQLite folder when needed
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.registry_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+
+
+def experiment_id(settings: Settings) -> str:
+    """The configured experiment's id, created when missing (locally with artifacts under the root)."""
+    mlflow_client = client(settings)
     name = settings.mlflow.experiment
     try:
-        experiment = mlflow.get_experiment_by_name(name)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        artifact_location = None
-        if not settings.uses_catalog and uri.startswith("sqlite:"):
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if settings.layout.is_local_filesystem and settings.tracking_uri.startswith("sqlite:"):
             artifacts = Path(settings.artifact_location)
             artifacts.mkdir(parents=True, exist_ok=True)
-            artifact_location = artifacts.as_uri()
-        return str(mlflow.create_experiment(name, artifact_location=artifact_location))
+            location = artifacts.as_uri()
+        return str(mlflow_client.create_experiment(name, artifact_location=location))
     except Exception as exc:
-        if "RESOURCE_ALREADY_EXISTS" in str(exc):
-            found = mlflow.get_experiment_by_name(name)
-            if found is not None:
-                return str(found.experiment_id)
+        if mlflow_code(exc) in ALREADY_EXISTS:  # created by a concurrent run
+            again = mlflow_client.get_experiment_by_name(name)
+            if again is not None:
+                return str(again.experiment_id)
         raise ModelRegistryError(
-            f"MLflow tracking store {uri} is unreachable or unusable: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            f"MLflow tracking store {settings.tracking_uri} is unreachable or unusable: {first_line(exc)}"
         ) from exc
 
 
-def client(settings: Settings) -> MlflowClient:
-    from mlflow.tracking import MlflowClient
+@contextmanager
+def active_run(settings: Settings, name: str, tags: dict[str, str]) -> Iterator[Run]:
+    """A new MLflow run in the configured experiment, active for the block (fluent API on)."""
+    import mlflow
 
-    configure_mlflow(settings)
-    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
+    exp = experiment_id(settings)
+    with stores(settings), mlflow.start_run(experiment_id=exp, run_name=name, tags=tags) as run:
+        yield run
 
 
-# -- runs ------------------------------------------------------------------------------------------
-
-MAX_PARAM_VALUE = 500
+# -- within a run ----------------------------------------------------------------------------------
 
 
 def log_params(params: dict[str, Any]) -> None:
     """Log flattened params in batches (MLflow takes at most 100 per call); long values truncated."""
     import mlflow
 
-    items = [(k[:250], _param_text(v)) for k, v in params.items()]
+    items = [(k[:MAX_PARAM_KEY], _param_text(v)) for k, v in params.items()]
     for start in range(0, len(items), 100):
         mlflow.log_params(dict(items[start : start + 100]))
 
@@ -76,130 +110,91 @@ def _param_text(value: Any) -> str:
 
 
 def log_table_input(df: DataFrame, settings: Settings, table: str, version: int, context: str) -> None:
-    """The training table as a dataset input with its explicit Delta version."""
+    """A table read at an explicit Delta version, as a dataset input of the active run. The digest
+    is derived from the table's address and version (the same data gives the same digest)."""
     import mlflow
     from mlflow.data.spark_dataset import from_spark
 
-    location = settings.table_location(table)
-    if settings.uses_catalog:
-        dataset = from_spark(df, table_name=location, version=str(version), name=table)
+    ref = settings.table(table)
+    digest = hashlib.sha256(f"{ref.location}@{version}".encode()).hexdigest()[:8]
+    if ref.catalog_name is not None:
+        dataset = from_spark(df, table_name=ref.catalog_name, version=str(version), name=table, digest=digest)
     else:
-        dataset = from_spark(df, path=location, version=str(version), name=table)
+        dataset = from_spark(df, path=ref.location, version=str(version), name=table, digest=digest)
     mlflow.log_input(dataset, context=context)
 
 
-def log_spark_model(model: Any, signature: Any, input_example: Any, requirements: list[str], settings: Settings) -> str:
-    """Log a fitted PipelineModel in the mlflow.spark flavour; returns the model URI.
+# -- runs by id ------------------------------------------------------------------------------------
 
-    On Databricks the model is staged in a Unity Catalog volume under the lakehouse root, which
-    serverless and shared clusters (Spark Connect) require.
-    """
+
+def log_dict(settings: Settings, run_id: str, data: dict[str, Any], artifact_file: str) -> None:
+    client(settings).log_dict(run_id, data, artifact_file)
+
+
+def load_dict(settings: Settings, run_id: str, artifact_file: str) -> dict[str, Any] | None:
+    """A JSON artifact of a run; None only when the run has no such artifact. An unreachable
+    store or an unreadable file is raised, never taken for a missing artifact."""
     import mlflow
 
-    info = mlflow.spark.log_model(
-        model,
-        artifact_path="model",
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=requirements,
-        dfs_tmpdir=f"{settings.lakehouse.root.rstrip('/')}/_mlflow_tmp" if settings.uses_catalog else None,
-    )
-    return str(info.model_uri)
+    folder = str(Path(artifact_file).parent) if "/" in artifact_file else None
+    listed = {a.path for a in client(settings).list_artifacts(run_id, folder)}
+    if artifact_file not in listed:
+        return None
+    with stores(settings):
+        data: dict[str, Any] = mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+    return data
 
 
-# -- registry --------------------------------------------------------------------------------------
-
-
-def register(settings: Settings, model_uri: str, run_id: str, alias: str) -> str:
-    """Register a new version of the configured model and point `alias` at it; returns the version."""
+def load_text(settings: Settings, run_id: str, artifact_file: str) -> str | None:
+    """A text artifact of a run; None only when the run has no such artifact."""
     import mlflow
 
-    name = settings.registered_model_name
+    folder = str(Path(artifact_file).parent) if "/" in artifact_file else None
+    listed = {a.path for a in client(settings).list_artifacts(run_id, folder)}
+    if artifact_file not in listed:
+        return None
+    with stores(settings):
+        return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact_file}"))
+
+
+def set_run_tags(settings: Settings, run_id: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    client(settings).log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def run_record(settings: Settings, run_id: str) -> dict[str, Any]:
+    """An MLflow run's tags and metrics; an unknown run id is a ConfigError (bad usage)."""
     try:
-        version = mlflow.register_model(model_uri, name, tags={"spark_ml.run_id": run_id})
-        client(settings).set_registered_model_alias(name, alias, version.version)
+        found = client(settings).get_run(run_id)
     except Exception as exc:
-        raise ModelRegistryError(f"could not register {model_uri} as {name}: {_first_line(exc)}") from exc
-    return str(version.version)
+        if mlflow_code(exc) in NOT_FOUND:
+            raise ConfigError(f"unknown MLflow run {run_id!r} in the tracking store {settings.tracking_uri}") from exc
+        raise ModelRegistryError(f"MLflow tracking store {settings.tracking_uri} failed: {first_line(exc)}") from exc
+    return {
+        "run_id": found.info.run_id,
+        "tags": dict(found.data.tags),
+        "metrics": {k: float(v) for k, v in found.data.metrics.items()},
+    }
 
 
-def version_by_alias(settings: Settings, alias: str) -> ModelVersion | None:
-    """The model version an alias points at, None when the alias is not set (or no model yet).
-
-    An alias pointing at a deleted version, or an unreachable registry, is a ModelRegistryError.
-    """
-    name = settings.registered_model_name
-    mlflow_client = client(settings)
-    try:
-        return mlflow_client.get_model_version_by_alias(name, alias)
-    except Exception as exc:
-        text = str(exc)
-        if "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower():
-            if _alias_exists(mlflow_client, name, alias):
-                raise ModelRegistryError(
-                    f"alias '{alias}' of model {name} points at a version that no longer exists; "
-                    f"set it again with MlflowClient().set_registered_model_alias"
-                ) from exc
-            return None
-        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {_first_line(exc)}") from exc
-
-
-def _alias_exists(mlflow_client: MlflowClient, name: str, alias: str) -> bool:
-    try:
-        model = mlflow_client.get_registered_model(name)
-    except Exception:
-        return False
-    aliases = getattr(model, "aliases", {}) or {}
-    return alias in aliases
-
-
-def set_alias(settings: Settings, alias: str, version: str) -> None:
-    client(settings).set_registered_model_alias(settings.registered_model_name, alias, version)
-
-
-def describe_version(settings: Settings, version: str, description: str) -> None:
-    client(settings).update_model_version(settings.registered_model_name, version, description=description)
-
-
-def load_spark_model(settings: Settings, alias: str) -> tuple[Any, ModelVersion]:
-    """The Spark PipelineModel behind `models:/<name>@<alias>`, loaded natively (no pyfunc UDF)."""
-    import mlflow
-
-    found = version_by_alias(settings, alias)
-    if found is None:
-        raise ModelRegistryError(
-            f"model {settings.registered_model_name} has no '{alias}' alias yet: run train and promote first"
-        )
-    uri = f"models:/{settings.registered_model_name}@{alias}"
-    try:
-        model = mlflow.spark.load_model(uri)
-    except Exception as exc:
-        raise ModelRegistryError(f"could not load {uri} (version {found.version}): {_first_line(exc)}") from exc
-    return model, found
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
-
-
-def tag_version(settings: Settings, version: str, tags: dict[str, str]) -> None:
-    mlflow_client = client(settings)
-    for key, value in tags.items():
-        mlflow_client.set_model_version_tag(settings.registered_model_name, version, key, value)
+def download_folder(settings: Settings, run_id: str, artifact_path: str, dst: Path) -> Path:
+    """A run's artifact folder downloaded into `dst` (which must exist)."""
+    return Path(client(settings).download_artifacts(run_id, artifact_path, str(dst)))
 
 
 def save_report(settings: Settings, page: str, name: str, run_id: str) -> str:
     """Write an HTML report under <root>/reports (local) and log it to MLflow; returns where it is."""
     import mlflow
 
-    experiment_id = configure_mlflow(settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name.removesuffix(".html")) as run:
-        mlflow.set_tags({"spark_ml.task": "pipeline", "spark_ml.run_id": run_id})
+    with active_run(settings, name.removesuffix(".html"), {"spark_ml.task": "pipeline", "spark_ml.run_id": run_id}):
+        run_info = mlflow.active_run()
         mlflow.log_text(page, f"report/{name}")
-    if settings.uses_catalog or "://" in settings.lakehouse.root:
-        return f"MLflow run {run.info.run_id}, artifact report/{name}"
-    path = Path(settings.lakehouse.root) / "reports" / name
+        mlflow_run_id = run_info.info.run_id if run_info else ""
+    reports = settings.layout.reports_dir
+    if reports is None:
+        return f"MLflow run {mlflow_run_id}, artifact report/{name}"
+    path = Path(reports) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return str(path)

@@ -7,6 +7,7 @@ bounded result of at most 101 rows per data set.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from spark_ml.errors import SparkMLError
 
 BINS = 100
 EPS = 1e-15
@@ -130,7 +133,7 @@ def best_threshold(hist: Histogram) -> float:
     return best.threshold
 
 
-def _curves(hist: Histogram) -> dict[str, list[float]]:
+def _curves(hist: Histogram, calibration_bins: int) -> dict[str, list[float]]:
     total_pos, total_neg = sum(hist.positives), sum(hist.negatives)
     fpr, tpr, precision, recall = [0.0], [0.0], [], []
     tp = fp = 0
@@ -143,11 +146,12 @@ def _curves(hist: Histogram) -> dict[str, list[float]]:
             precision.append(tp / (tp + fp))
             recall.append(tp / total_pos if total_pos else 0.0)
     calib_pred, calib_true = [], []
-    for start in range(0, BINS + 1, 10):
-        n = sum(hist.positives[start : start + 10]) + sum(hist.negatives[start : start + 10])
+    edges = [round(k * BINS / calibration_bins) for k in range(calibration_bins)] + [BINS + 1]
+    for start, end in itertools.pairwise(edges):
+        n = sum(hist.positives[start:end]) + sum(hist.negatives[start:end])
         if n:
-            calib_pred.append(sum(hist.score_sums[start : start + 10]) / n)
-            calib_true.append(sum(hist.positives[start : start + 10]) / n)
+            calib_pred.append(sum(hist.score_sums[start:end]) / n)
+            calib_true.append(sum(hist.positives[start:end]) / n)
     return {
         "fpr": fpr,
         "tpr": tpr,
@@ -158,12 +162,17 @@ def _curves(hist: Histogram) -> dict[str, list[float]]:
     }
 
 
-def evaluate(scored: DataFrame, label: str, score: str, threshold: float | None = None) -> Metrics:
+def evaluate(
+    scored: DataFrame, label: str, score: str, threshold: float | None = None, calibration_bins: int = 10
+) -> Metrics:
     """Every metric of `score` (probability of class 1) against `label` (0/1) on all rows of
-    `scored`. With no threshold, the F1-best threshold of this data set is used (validation)."""
+    `scored`. With no threshold, the F1-best threshold of this data set is used (validation).
+    The calibration curve groups scores into `calibration_bins` equal-width bins."""
+    if not 2 <= calibration_bins <= BINS:
+        raise SparkMLError(f"calibration_bins must be between 2 and {BINS}, got {calibration_bins}")
     hist = histogram(scored, label, score)
     if hist.total == 0:
-        raise ValueError("cannot evaluate an empty data set")
+        raise SparkMLError("cannot evaluate an empty data set")
     chosen = best_threshold(hist) if threshold is None else threshold
     stats = threshold_stats(hist, chosen)
     positives = sum(hist.positives)
@@ -183,5 +192,5 @@ def evaluate(scored: DataFrame, label: str, score: str, threshold: float | None 
         precision=stats.precision,
         recall=stats.recall,
         f1=stats.f1,
-        curves=_curves(hist),
+        curves=_curves(hist, calibration_bins),
     )

@@ -1,9 +1,11 @@
-"""PNG plots from already-aggregated metrics (curves and importances; never raw rows)."""
+"""Matplotlib figures from already-aggregated metrics (curves and importances; never raw rows).
+
+Each function returns a figure; the caller logs it (MLflow `log_figure`) and closes it with `close`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from spark_ml.ml.evaluation import Metrics
@@ -18,7 +20,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def roc_plot(curves: Mapping[str, Metrics], path: Path) -> Path:
+def roc_plot(curves: Mapping[str, Metrics]) -> Any:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, m in curves.items():
@@ -26,10 +28,11 @@ def roc_plot(curves: Mapping[str, Metrics], path: Path) -> Path:
     ax.plot([0, 1], [0, 1], "--", color="grey", label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
 
 
-def pr_plot(curves: Mapping[str, Metrics], path: Path) -> Path:
+def pr_plot(curves: Mapping[str, Metrics]) -> Any:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, m in curves.items():
@@ -37,10 +40,11 @@ def pr_plot(curves: Mapping[str, Metrics], path: Path) -> Path:
         ax.axhline(m.positive_rate, linestyle=":", color="grey")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper right")
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
 
 
-def calibration_plot(curves: Mapping[str, Metrics], path: Path) -> Path:
+def calibration_plot(curves: Mapping[str, Metrics]) -> Any:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, m in curves.items():
@@ -48,24 +52,20 @@ def calibration_plot(curves: Mapping[str, Metrics], path: Path) -> Path:
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     ax.set(xlabel="mean predicted probability", ylabel="observed rate", title="Calibration", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper left")
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
 
 
-def importance_plot(importances: Sequence[tuple[str, float]], title: str, path: Path, top: int = 20) -> Path:
+def importance_plot(importances: Sequence[tuple[str, float]], title: str, top: int = 20) -> Any:
     plt = _pyplot()
     shown = sorted(importances, key=lambda kv: abs(kv[1]), reverse=True)[:top][::-1]
     fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(shown) + 1)))
     ax.barh([k for k, _ in shown], [v for _, v in shown], color="#3b6ea8")
     ax.set(title=title)
-    return _save(fig, path)
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    fig.clf()
-    import matplotlib.pyplot as plt
+    return fig
 
-    plt.close(fig)
-    return path
+
+def close(fig: Any) -> None:
+    """Release a figure's memory once it has been logged."""
+    _pyplot().close(fig)

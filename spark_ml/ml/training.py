@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -112,8 +111,10 @@ def fit_best(train: DataFrame, validation: DataFrame, cfg: TrainSettings) -> Fit
         results = list(pool.map(target, grid))
     candidates = [({p.name: v for p, v in m.items()}, auc) for m, (_, auc) in zip(grid, results, strict=True)]
     best = max(range(len(results)), key=lambda i: (results[i][1] if len(grid) > 1 else 0.0, -i))
-    for params, auc in candidates:
-        log.info("grid point %s: validation AUC-ROC %.4f", params or "(defaults)", auc)
+    if len(grid) == 1:
+        log.info("grid point %s: not evaluated (single candidate)", candidates[0][0] or "(configured params)")
+    for params, auc in candidates if len(grid) > 1 else ():
+        log.info("grid point %s: validation AUC-ROC %.4f", params, auc)
     return Fitted(results[best][0], candidates[best][0], results[best][1], candidates)
 
 
@@ -144,7 +145,3 @@ def feature_names(scored: DataFrame) -> dict[int, str]:
         for attr in group:
             names[int(attr["idx"])] = str(attr["name"]).replace("__imputed", "").replace("__onehot", "")
     return names
-
-
-def windows_of(cfg: TrainSettings) -> Sequence[tuple[str, DateWindow]]:
-    return [(s, getattr(cfg.split, s)) for s in SPLITS]

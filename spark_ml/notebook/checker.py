@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spark_ml.config import NotebookSettings
 from spark_ml.errors import EXIT_FAILURE, EXIT_OK
 from spark_ml.notebook.analysis import Context, Options
 from spark_ml.notebook.model import SEVERITY_RANK, Finding, Hit, Notebook, Severity
 from spark_ml.notebook.readers import NotebookReadError, discover, read_notebook
 from spark_ml.notebook.rules import CHECKS, RULES, resolve_rules, resolve_severities
+from spark_ml.notebook.settings import NotebookSettings
 
 
 @dataclass(frozen=True)

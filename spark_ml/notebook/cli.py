@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spark_ml.config import Settings, load_settings
+from spark_ml.config import Settings
 from spark_ml.errors import EXIT_FAILURE, EXIT_OK, ConfigError
 from spark_ml.notebook.checker import CheckConfig, check_paths
 from spark_ml.notebook.runner import run_notebook
+from spark_ml.notebook.settings import NotebookSettings
 
 FAIL_ON = ("info", "warning", "error", "never")
 
@@ -53,16 +54,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's kernelspec, else python3)")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = list(args.overrides)
-    if getattr(args, "log_level", None):
-        overrides.append(f"logging.level={args.log_level}")
-    return load_settings(args.env, args.conf_dir, overrides)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Dispatch `spark-ml notebook ...`; errors are raised for spark_ml.cli's `guarded` to report."""
-    settings = _settings(args).notebook
+def run(args: argparse.Namespace, config: Settings) -> int:
+    """Dispatch `spark-ml notebook ...` with the loaded configuration; errors are raised for
+    spark_ml.cli's `guarded` to report."""
+    settings = config.section("notebook", NotebookSettings)
     if args.notebook_command == "check":
         report = check_paths(args.paths, CheckConfig.from_settings(settings, args.fail_on))
         sys.stdout.write(report.to_json() if args.format == "json" else report.text())

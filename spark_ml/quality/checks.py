@@ -18,6 +18,7 @@ from spark_ml.config import (
     UniqueCheck,
 )
 from spark_ml.errors import DataQualityError
+from spark_ml.quality.predicates import violation, with_reference_flags
 from spark_ml.transforms.frames import require_columns
 
 
@@ -70,39 +71,15 @@ def evaluate(
         elif isinstance(check, AcceptedValuesCheck | RangeCheck | ReferentialCheck):
             needed.append(check.column)
     require_columns(df, needed, f"data-quality checks of {table}")
-    frame = df
+    frame = with_reference_flags(df, checks, references, table)
     aggregates: list[Column] = [F.count(F.lit(1)).alias("__total")]
     for i, check in enumerate(checks):
-        name = f"__c{i}"
-        if isinstance(check, NotNullCheck):
-            any_null = F.lit(False)
-            for c in check.columns:
-                any_null = any_null | F.col(c).isNull()
-            aggregates.append(F.sum(F.when(any_null, 1).otherwise(0)).alias(name))
+        failing = violation(check, i)
+        if failing is not None:
+            aggregates.append(F.count_if(failing).alias(f"__c{i}"))
         elif isinstance(check, UniqueCheck):
             key = F.struct(*[F.col(c) for c in check.columns])
-            aggregates.append((F.count(F.lit(1)) - F.count_distinct(key)).alias(name))
-        elif isinstance(check, AcceptedValuesCheck):
-            bad = F.col(check.column).isNotNull() & ~F.col(check.column).isin(list(check.values))
-            aggregates.append(F.sum(F.when(bad, 1).otherwise(0)).alias(name))
-        elif isinstance(check, RangeCheck):
-            value = F.col(check.column)
-            out = F.lit(False)
-            if check.min is not None:
-                out = out | (value < F.lit(check.min))
-            if check.max is not None:
-                out = out | (value > F.lit(check.max))
-            aggregates.append(F.sum(F.when(value.isNotNull() & out, 1).otherwise(0)).alias(name))
-        elif isinstance(check, ReferentialCheck):
-            ref = (references or {}).get(check.ref_table)
-            if ref is None:
-                raise DataQualityError(f"{table}: referential check needs table {check.ref_table}, which was not given")
-            keys = ref.select(F.col(check.ref_column).alias(f"__rk{i}")).distinct().withColumn(f"__rf{i}", F.lit(True))
-            frame = frame.join(F.broadcast(keys), on=F.col(check.column) == F.col(f"__rk{i}"), how="left")
-            bad = F.col(check.column).isNotNull() & F.col(f"__rf{i}").isNull()
-            aggregates.append(F.sum(F.when(bad, 1).otherwise(0)).alias(name))
-        elif isinstance(check, MinRowsCheck):
-            aggregates.append(F.lit(0).alias(name))
+            aggregates.append((F.count(F.lit(1)) - F.count_distinct(key)).alias(f"__c{i}"))
     row = frame.agg(*aggregates).collect()[0]
     total = int(row["__total"])
     results = []

@@ -8,6 +8,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_ml.config import AcceptedValuesCheck, RangeCheck, ReferentialCheck
+from spark_ml.errors import SparkMLError
+from spark_ml.quality.predicates import violation, with_reference_flags
 from spark_ml.transforms.frames import require_columns
 
 REASON = "reason"
@@ -29,44 +31,22 @@ def with_rejection_reason(
     (`references` maps a rule's ref_table to that table, joined as a broadcast of distinct keys).
     """
     require_columns(df, [*required, *[r.column for r in rules]], "with_rejection_reason input")
-    frame = df
+    frame = with_reference_flags(df, rules, references, "with_rejection_reason")
     reasons: list[Column] = [F.when(F.col(c).isNull(), F.lit(f"missing required field {c}")) for c in required]
     for i, rule in enumerate(rules):
-        value = F.col(rule.column)
-        shown = F.substring(value.cast("string"), 1, 60)
+        failing = violation(rule, i)
+        if failing is None:  # row rules are value checks: every one has a row predicate
+            raise SparkMLError(f"row rule {rule.check} has no row-level predicate")
+        shown = F.substring(F.col(rule.column).cast("string"), 1, 60)
         if isinstance(rule, AcceptedValuesCheck):
             allowed = ", ".join(str(v) for v in rule.values)
-            reasons.append(
-                F.when(
-                    value.isNotNull() & ~value.isin(list(rule.values)),
-                    F.format_string(f"{rule.column} '%s' not in accepted values [{allowed}]", shown),
-                )
-            )
+            message = F.format_string(f"{rule.column} '%s' not in accepted values [{allowed}]", shown)
         elif isinstance(rule, RangeCheck):
-            low = value < F.lit(rule.min) if rule.min is not None else F.lit(False)
-            high = value > F.lit(rule.max) if rule.max is not None else F.lit(False)
-            reasons.append(
-                F.when(
-                    value.isNotNull() & (low | high),
-                    F.format_string(
-                        f"{rule.column} %s out of range [{_num(rule.min, '-inf')}, {_num(rule.max, 'inf')}]", shown
-                    ),
-                )
-            )
+            bounds = f"[{_num(rule.min, '-inf')}, {_num(rule.max, 'inf')}]"
+            message = F.format_string(f"{rule.column} %s out of range {bounds}", shown)
         else:
-            ref = (references or {}).get(rule.ref_table)
-            if ref is None:
-                raise ValueError(f"no reference table given for {rule.ref_table}")
-            flag = f"__ref_{i}"
-            keys = ref.select(F.col(rule.ref_column).alias(f"__refkey_{i}")).distinct().withColumn(flag, F.lit(True))
-            frame = frame.join(F.broadcast(keys), on=F.col(rule.column) == F.col(f"__refkey_{i}"), how="left")
-            frame = frame.drop(f"__refkey_{i}")
-            reasons.append(
-                F.when(
-                    value.isNotNull() & F.col(flag).isNull(),
-                    F.format_string(f"{rule.column} '%s' not found in {rule.ref_table}.{rule.ref_column}", shown),
-                )
-            )
+            message = F.format_string(f"{rule.column} '%s' not found in {rule.ref_table}.{rule.ref_column}", shown)
+        reasons.append(F.when(failing, message))
     checks = F.nullif(F.concat_ws("; ", *reasons), F.lit("")) if reasons else F.lit(None).cast("string")
     reason = F.coalesce(F.col(parse_error), checks) if parse_error else checks
     return frame.withColumn(REASON, reason).select(*df.columns, REASON)

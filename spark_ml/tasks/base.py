@@ -1,30 +1,34 @@
-"""What every task shares: its context (settings, session, lakehouse, run id) and its result."""
+"""What every task shares: its context (settings, session, lakehouse, run id) and its result.
+
+A task runs inside `with TaskContext(...) as ctx:`; `ctx.result(...)` ends a successful run and
+records its manifest, and an exception leaving the block records a failed manifest first.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from spark_ml.config import ReferentialCheck, Settings
-from spark_ml.errors import EXIT_OK
-from spark_ml.io import manifest
+from spark_ml.config import ReferentialCheck, Settings, redact
+from spark_ml.errors import EXIT_OK, SparkMLError, first_line
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
-from spark_ml.logs import redact
+from spark_ml.provenance import manifest, runs
 from spark_ml.quality.checks import CheckResult, evaluate, raise_on_errors
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
-# The task contexts started inside `recorded_runs()`: those that end in an exception get a failed manifest.
-_ACTIVE: ContextVar[list[TaskContext] | None] = ContextVar("spark_ml_active_runs", default=None)
+QUALITY_SCHEMA = (
+    "run_id STRING, task STRING, table_name STRING, check_name STRING, kind STRING, severity STRING, "
+    "status STRING, failed_rows BIGINT, total_rows BIGINT, details STRING"
+)
 
 
 @dataclass
@@ -57,8 +61,7 @@ class TaskResult:
         """A short table: task, env, duration, then one line per table read or written."""
         head = f"{self.task} | env {self.env} | run {self.run_id[:12]} | {self.duration_s:.1f} s | {self.status}"
         rows: list[tuple[str, str, str, str]] = []
-        tables = list(dict.fromkeys([*(r.table for r in self.reads), *(w.table for w in self.writes)]))
-        for table in tables:
+        for table in dict.fromkeys([*(r.table for r in self.reads), *(w.table for w in self.writes)]):
             read = sorted({r.version for r in self.reads if r.table == table})
             writes = [w for w in self.writes if w.table == table]
             rows.append(
@@ -84,49 +87,73 @@ _HEADER = ("table", "version read", "rows written", "version written")
 class TaskContext:
     """Settings, session and lakehouse of one task run; builds the TaskResult at the end."""
 
-    def __init__(self, task: str, spark: SparkSession, settings: Settings, run_id: str | None = None) -> None:
+    def __init__(self, task: str, spark: SparkSession | None, settings: Settings, run_id: str | None = None) -> None:
+        """`spark` may be None for a task that runs without Spark (it then records no manifest)."""
         self.task = task
-        self.spark = spark
+        self._spark = spark
         self.settings = settings
-        self.lakehouse = Lakehouse(spark, settings, task=task)
-        if run_id:
-            self.lakehouse.run_id = run_id
-        self.run_id = self.lakehouse.run_id
+        self.run_id = run_id or uuid.uuid4().hex
+        self._lakehouse: Lakehouse | None = None
         self.started_at = datetime.now(timezone.utc)
         self._t0 = time.perf_counter()
         self.notes: list[str] = []
         self.quality: list[CheckResult] = []
         self.tags: dict[str, str] = {}
+        self.landing_files: list[manifest.LandingFileRecord] = []
+        self.model: tuple[str, str] | None = None  # (registered name, version) a run trained or used
+        self.mlflow_run_id: str | None = None
         self.finished = False
-        active = _ACTIVE.get()
-        if active is not None:
-            active.append(self)
         log.info("%s: run %s started (env %s)", task, self.run_id, settings.env)
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            raise SparkMLError(f"task {self.task} was started without a Spark session")
+        return self._spark
+
+    @property
+    def lakehouse(self) -> Lakehouse:
+        """The run's tables (every read and write recorded for the summary and the manifest)."""
+        if self._lakehouse is None:
+            self._lakehouse = Lakehouse(self.spark, self.settings, run_id=self.run_id, task=self.task)
+        return self._lakehouse
+
+    def _tables(self) -> tuple[list[TableRead], list[TableWrite]]:
+        if self._lakehouse is None:
+            return [], []
+        return list(self._lakehouse.reads), list(self._lakehouse.writes)
+
+    def __enter__(self) -> TaskContext:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is not None and not self.finished:
+            self.record_failure(exc)
 
     def note(self, line: str) -> None:
         log.info("%s: %s", self.task, line)
         self.notes.append(line)
 
+    def include(self, result: TaskResult) -> None:
+        """Count another run's reads and writes as this run's too (the pipeline and its steps)."""
+        self.lakehouse.reads.extend(result.reads)
+        self.lakehouse.writes.extend(result.writes)
+
     def checked_write(
-        self,
-        df: DataFrame,
-        table: str,
-        *,
-        mode: str = "overwrite",
-        replace_where: str | None = None,
+        self, df: DataFrame, table: str, *, mode: str = "overwrite", where: Column | None = None
     ) -> TableWrite:
         """Run the table's configured quality checks on `df` (one pass), record the results, fail
         before writing on an `error` check, else write `df` in one Delta commit."""
         checks = self.settings.quality.get(table, ())
         if not checks:
-            return self.lakehouse.write(df, table, mode=mode, replace_where=replace_where)
+            return self.lakehouse.write(df, table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
         cached = df.persist()
         try:
             results = evaluate(cached, table, checks, refs)
             self.record_quality(results)
             raise_on_errors(results)
-            return self.lakehouse.write(cached, table, mode=mode, replace_where=replace_where)
+            return self.lakehouse.write(cached, table, mode=mode, where=where)
         finally:
             cached.unpersist()
 
@@ -141,11 +168,7 @@ class TaskContext:
             (self.run_id, self.task, r.table, r.check, r.kind, r.severity, r.status, r.failed, r.total, r.details)
             for r in results
         ]
-        schema = (
-            "run_id STRING, task STRING, table_name STRING, check_name STRING, kind STRING, severity STRING, "
-            "status STRING, failed_rows BIGINT, total_rows BIGINT, details STRING"
-        )
-        frame = self.spark.createDataFrame(rows, schema).withColumn("checked_at", F.lit(self.started_at))
+        frame = self.spark.createDataFrame(rows, QUALITY_SCHEMA).withColumn("checked_at", F.lit(self.started_at))
         self.lakehouse.write(frame, self.settings.ops.quality_table, mode="append")
         for r in results:
             if r.status != "pass":
@@ -162,62 +185,52 @@ class TaskContext:
             started_at=self.started_at,
             ended_at=datetime.now(timezone.utc),
             duration_s=time.perf_counter() - self._t0,
-            reads=list(self.lakehouse.reads),
-            writes=list(self.lakehouse.writes),
+            reads=self._tables()[0],
+            writes=self._tables()[1],
             metrics=dict(metrics or {}),
             notes=list(self.notes),
             quality=list(self.quality),
             exit_code=exit_code,
         )
         self.finished = True
-        result.manifest_version = self._record(
-            "success", result.ended_at, result.metrics, exit_code=exit_code, error=None
-        )
+        result.manifest_version = self._record("success", result.ended_at, result.metrics, exit_code, None)
         return result
 
     def record_failure(self, exc: BaseException) -> int | None:
         """Append a `failed` manifest with the error's first line (secrets redacted)."""
         self.finished = True
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        error = redact(f"{type(exc).__name__}: {first}", self.settings.secret_values())
-        return self._record(
-            "failed", datetime.now(timezone.utc), {}, exit_code=getattr(exc, "exit_code", 1), error=error
-        )
+        error = redact(first_line(exc), self.settings.secret_values())
+        return self._record("failed", datetime.now(timezone.utc), {}, getattr(exc, "exit_code", 1), error)
 
     def _record(
-        self, status: str, ended_at: datetime, metrics: dict[str, Any], *, exit_code: int, error: str | None
+        self, status: str, ended_at: datetime, metrics: dict[str, Any], exit_code: int, error: str | None
     ) -> int | None:
         """Write this run's manifest; a failure to record is logged, never raised (the run's own
         outputs are committed by then)."""
+        outcome = manifest.Outcome(
+            run_id=self.run_id,
+            task=self.task,
+            status=status,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            reads=self._tables()[0],
+            writes=self._tables()[1],
+            metrics=metrics,
+            tags=dict(self.tags),
+            error=error,
+            exit_code=exit_code,
+            landing_files=list(self.landing_files),
+            model_name=self.model[0] if self.model else None,
+            model_version=self.model[1] if self.model else None,
+            mlflow_run_id=self.mlflow_run_id,
+        )
+        if self._spark is None:
+            log.info("%s: run %s had no Spark session: no manifest recorded", self.task, self.run_id)
+            return None
         try:
-            files: list[manifest.LandingFileRecord] = []
-            if self.task == "ingest":
-                from spark_ml.tasks.ingest import LOG_TABLE
-
-                files = manifest.landing_files(
-                    Lakehouse(self.spark, self.settings),
-                    LOG_TABLE,
-                    self.run_id,
-                    self.lakehouse.reads,
-                    self.lakehouse.writes,
-                )
-            record = manifest.build(
-                self.settings,
-                run_id=self.run_id,
-                task=self.task,
-                status=status,
-                started_at=self.started_at,
-                ended_at=ended_at,
-                reads=list(self.lakehouse.reads),
-                writes=list(self.lakehouse.writes),
-                metrics=metrics,
-                tags=self.tags,
-                error=error,
-                exit_code=exit_code,
-                landing_files=files,
-            )
-            written = manifest.write(self.spark, self.settings, record)
-            manifest.log_to_mlflow(self.settings, record)
+            record = manifest.build(self.settings, outcome)
+            written = runs.write(self.spark, self.settings, record)
+            runs.log_to_mlflow(self.settings, record)
         except Exception as exc:
             log.warning(
                 "%s: run %s: could not record its manifest in %s: %s",
@@ -229,19 +242,3 @@ class TaskContext:
             return None
         log.info("%s: manifest recorded in %s version %d", self.task, self.settings.ops.runs_table, written.version)
         return written.version
-
-
-@contextmanager
-def recorded_runs() -> Iterator[None]:
-    """Every task run started inside that ends in an exception gets a `failed` manifest."""
-    active: list[TaskContext] = []
-    token = _ACTIVE.set(active)
-    try:
-        yield
-    except Exception as exc:
-        for ctx in reversed(active):
-            if not ctx.finished:
-                ctx.record_failure(exc)
-        raise
-    finally:
-        _ACTIVE.reset(token)

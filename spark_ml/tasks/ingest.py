@@ -11,6 +11,7 @@ checked against a line count taken on the driver independently of Spark.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +21,14 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import ReferentialCheck, Settings, SourceSpec
 from spark_ml.errors import DataLossError
+from spark_ml.io.delta import Lakehouse
 from spark_ml.io.landing import LandingFile, list_files, read_lines, relative_name
+from spark_ml.provenance.runs import landing_files
 from spark_ml.quality.rows import REASON, with_rejection_reason
 from spark_ml.tasks.base import TaskContext, TaskResult
-from spark_ml.tasks.runner import task_main
 from spark_ml.transforms.csv import PARSE_ERROR, parse_csv_lines
 
-LOG_TABLE = "bronze.ingested_files"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,47 +60,69 @@ def source_order(sources: dict[str, SourceSpec]) -> list[str]:
 
 
 def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, sources: Sequence[str] = ()) -> TaskResult:
-    ctx = TaskContext("ingest", spark, cfg, run_id)
-    names = [n for n in source_order(cfg.ingest.sources) if not sources or n in sources]
-    # Every file of every source is listed and its header checked before anything is written.
-    listed = {name: list_files(cfg, name, cfg.ingest.sources[name]) for name in names}
-    seen = previous_fingerprints(ctx)
-    counts: list[FileCount] = []
-    logged: list[tuple[LandingFile, FileCount]] = []
+    with TaskContext("ingest", spark, cfg, run_id) as ctx:
+        names = [n for n in source_order(cfg.ingest.sources) if not sources or n in sources]
+        # Every file of every source is listed and its header checked before anything is written.
+        listed = {name: list_files(cfg, name, cfg.ingest.sources[name]) for name in names}
+        seen = previous_fingerprints(ctx)
+        counts: list[FileCount] = []
+        logged: list[tuple[LandingFile, FileCount]] = []
+        try:
+            for name in names:
+                counts += _ingest_source(ctx, name, listed[name], seen, logged)
+        finally:
+            # The ingestion log is the commit marker: files whose tables were written are recorded
+            # even when a later source fails, so a rerun skips them; the others are ingested again.
+            record_files(ctx, logged)
+            _attach_landing_files(ctx)
+        for c in counts:
+            ctx.note(f"{c.source_file}: read {c.read:,} = written {c.written:,} + quarantined {c.quarantined:,}")
+        metrics: dict[str, Any] = {
+            "files_ingested": len(counts),
+            "rows_read": sum(c.read for c in counts),
+            "rows_written": sum(c.written for c in counts),
+            "rows_quarantined": sum(c.quarantined for c in counts),
+        }
+        return ctx.result(metrics)
+
+
+def _attach_landing_files(ctx: TaskContext) -> None:
+    """The landing files behind the bronze tables as of this run, for its manifest (read through a
+    Lakehouse of its own, so the read is not one of the run's inputs)."""
+    lake = ctx.lakehouse
     try:
-        for name in names:
-            spec = cfg.ingest.sources[name]
-            files = listed[name]
-            if not files:
-                ctx.note(f"{name}: no landing files in {cfg.lakehouse.landing_dir}/{spec.path}")
-                continue
-            changed = [f for f in files if seen.get((name, relative_name(spec, f))) != f.sha256]
-            if len(changed) < len(files):
-                ctx.note(f"{name}: {len(files) - len(changed)} file(s) already ingested unchanged, skipped")
-            if changed:
-                done = ingest_files(ctx, name, spec, changed)
-                counts.extend(done)
-                logged.extend(zip(changed, done, strict=True))
-    finally:
-        # The ingestion log is the commit marker: files whose tables were written are recorded even
-        # when a later source fails, so a rerun skips them; the others are simply ingested again.
-        record_files(ctx, logged)
-    for c in counts:
-        ctx.note(f"{c.source_file}: read {c.read:,} = written {c.written:,} + quarantined {c.quarantined:,}")
-    metrics: dict[str, Any] = {
-        "files_ingested": len(counts),
-        "rows_read": sum(c.read for c in counts),
-        "rows_written": sum(c.written for c in counts),
-        "rows_quarantined": sum(c.quarantined for c in counts),
-    }
-    return ctx.result(metrics)
+        ctx.landing_files = landing_files(Lakehouse(ctx.spark, ctx.settings), ctx.run_id, lake.reads, lake.writes)
+    except Exception as exc:  # the manifest is bookkeeping: it never hides the run's own outcome
+        log.warning("ingest: run %s: could not list its landing files for the manifest: %s", ctx.run_id, exc)
+
+
+def _ingest_source(
+    ctx: TaskContext,
+    name: str,
+    files: list[LandingFile],
+    seen: dict[tuple[str, str], str],
+    logged: list[tuple[LandingFile, FileCount]],
+) -> list[FileCount]:
+    spec = ctx.settings.ingest.sources[name]
+    if not files:
+        ctx.note(f"{name}: no landing files in {ctx.settings.lakehouse.landing_dir}/{spec.path}")
+        return []
+    changed = [f for f in files if seen.get((name, relative_name(spec, f))) != f.sha256]
+    if len(changed) < len(files):
+        ctx.note(f"{name}: {len(files) - len(changed)} file(s) already ingested unchanged, skipped")
+    if not changed:
+        return []
+    done = ingest_files(ctx, name, spec, changed)
+    logged.extend(zip(changed, done, strict=True))
+    return done
 
 
 def previous_fingerprints(ctx: TaskContext) -> dict[tuple[str, str], str]:
     """(source, source_file) -> content hash of its latest ingestion, from the ingestion log."""
-    if not ctx.lakehouse.exists(LOG_TABLE):
+    table = ctx.settings.ops.ingested_files_table
+    if not ctx.lakehouse.exists(table):
         return {}
-    log = ctx.lakehouse.read(LOG_TABLE)
+    log = ctx.lakehouse.read(table)
     latest = log.groupBy("source", "source_file").agg(F.max_by("sha256", "ingested_at").alias("sha256")).collect()
     return {(r["source"], r["source_file"]): r["sha256"] for r in latest}
 
@@ -139,9 +163,9 @@ def ingest_files(ctx: TaskContext, name: str, spec: SourceSpec, files: list[Land
         bad_rows = checked.where(F.col(REASON).isNotNull()).select(
             F.col("value").alias("raw_line"), F.col(REASON), "source_file", *stamp
         )
-        predicate = source_file_predicate([c.source_file for c in counts])
-        quarantined = lake.write(bad_rows, spec.quarantine, mode="overwrite", replace_where=predicate)
-        written = lake.write(good, spec.target, mode="overwrite", replace_where=predicate)
+        these_files = F.col("source_file").isin([c.source_file for c in counts])
+        quarantined = lake.write(bad_rows, spec.quarantine, mode="overwrite", where=these_files)
+        written = lake.write(good, spec.target, mode="overwrite", where=these_files)
     finally:
         checked.unpersist()
     expected_good = sum(c.written for c in counts)
@@ -152,11 +176,6 @@ def ingest_files(ctx: TaskContext, name: str, spec: SourceSpec, files: list[Land
             f"expected {expected_good:,} and {expected_bad:,}"
         )
     return counts
-
-
-def source_file_predicate(files: Sequence[str]) -> str:
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"source_file IN ({quoted})"
 
 
 def record_files(ctx: TaskContext, logged: list[tuple[LandingFile, FileCount]]) -> None:
@@ -171,8 +190,11 @@ def record_files(ctx: TaskContext, logged: list[tuple[LandingFile, FileCount]]) 
         "rows_quarantined BIGINT, ingest_run_id STRING"
     )
     frame = ctx.spark.createDataFrame(rows, schema).withColumn("ingested_at", F.lit(ctx.started_at))
-    ctx.lakehouse.write(frame, LOG_TABLE, mode="append")
+    ctx.lakehouse.write(frame, ctx.settings.ops.ingested_files_table, mode="append")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
+    from spark_ml.cli.runner import task_main
+
     return task_main("ingest", argv)

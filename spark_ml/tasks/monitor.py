@@ -13,80 +13,87 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_ml.config import Settings, month_bounds
+from spark_ml.config import Settings
 from spark_ml.errors import EXIT_DRIFT_ALERT, EXIT_OK, TableNotFoundError
 from spark_ml.ml.drift import Drift, drift_report, overall_status
 from spark_ml.ml.evaluation import evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
 from spark_ml.ml.training import check_columns, in_window, with_label
 from spark_ml.tasks.base import TaskContext, TaskResult
-from spark_ml.tasks.runner import task_main
 from spark_ml.tasks.score import MONTH_COLUMN
+from spark_ml.transforms.time import month_bounds
 
 SCHEMA = (
-    "score_month STRING, model_version STRING, column_name STRING, kind STRING, psi DOUBLE, status STRING, "
+    f"{MONTH_COLUMN} STRING, model_version STRING, column_name STRING, kind STRING, psi DOUBLE, status STRING, "
     "reference_rows BIGINT, current_rows BIGINT, overall_status STRING, realized_auc_roc DOUBLE, run_id STRING"
 )
 
 
 def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_on_alert: bool = False) -> TaskResult:
-    from spark_ml.io import tracking
+    with TaskContext("monitor", spark, cfg, run_id) as ctx:
+        sc, tc = cfg.require_score(), cfg.require_train()
+        table = sc.table or tc.table
+        features = ctx.lakehouse.read(table)
+        check_columns(features, tc, table)
+        reference = with_label(features, tc).where(in_window(tc.time_column, tc.split.train)).persist()
+        current = features.where(in_window(tc.time_column, month_bounds(sc.month)))
+        predictions = ctx.lakehouse.read(sc.output).where(F.col(MONTH_COLUMN) == F.lit(sc.month)).persist()
+        try:
+            if predictions.isEmpty():
+                raise TableNotFoundError(f"{sc.output} has no predictions for {sc.month}: run the score task first")
+            report, model_version = _drift(cfg, reference, current, predictions)
+            labels = with_label(current, tc).select(*tc.keys, LABEL).where(F.col(LABEL).isNotNull())
+            realized = _realized_auc(predictions.join(labels, on=list(tc.keys), how="inner"))
+        finally:
+            reference.unpersist()
+            predictions.unpersist()
+        overall = overall_status(report)
+        _write(ctx, sc.month, str(model_version.version), report, overall, realized)
+        drifted = [f"{d.column} {d.psi:.3f} ({d.status})" for d in report if d.status != "ok"]
+        ctx.note(f"drift {sc.month} vs training window: {overall}" + (f" - {', '.join(drifted)}" if drifted else ""))
+        ctx.note(f"realized AUC-ROC of {sc.month}: {realized:.4f}" if not math.isnan(realized) else "no labels yet")
+        exit_code = EXIT_DRIFT_ALERT if (fail_on_alert and overall == "alert") else EXIT_OK
+        metrics: dict[str, Any] = {
+            "overall_status": overall,
+            "realized_auc_roc": realized,
+            "drift": [(d.column, d.kind, d.psi, d.status) for d in report],
+        }
+        return ctx.result(metrics, exit_code=exit_code)
 
-    ctx = TaskContext("monitor", spark, cfg, run_id)
+
+def _drift(cfg: Settings, reference: DataFrame, current: DataFrame, predictions: DataFrame) -> tuple[list[Drift], Any]:
+    """PSI of every feature, and of the champion's probability on the training window against the
+    scored month's (the reference is scored once, persisted for the quantiles and the histogram)."""
+    from spark_ml.io import models
+
     sc, tc, mc = cfg.require_score(), cfg.require_train(), cfg.monitor
-    lake = ctx.lakehouse
-    table = sc.table or tc.table
-    version = lake.latest_version(table)
-    if version is None:
-        raise TableNotFoundError(f"table {table} does not exist yet: run the features task first")
-    features = lake.read(table, version)
-    check_columns(features, tc, table)
-    reference = with_label(features, tc).where(in_window(tc.time_column, tc.split.train)).persist()
-    current = features.where(in_window(tc.time_column, month_bounds(sc.month)))
-    predictions = lake.read(sc.output).where(F.col(MONTH_COLUMN) == sc.month).persist()
-    try:
-        if predictions.limit(1).count() == 0:
-            raise TableNotFoundError(f"{sc.output} has no predictions for {sc.month}: run the score task first")
-        model, model_version = tracking.load_spark_model(cfg, sc.alias)
-        report = drift_report(
-            reference,
-            current,
-            numeric=tc.numeric,
-            categorical=tc.categorical,
-            bins=mc.bins,
-            warn=mc.psi_warn,
-            alert=mc.psi_alert,
-        )
-        reference_scores = model.transform(reference).select(positive_probability().alias("probability"))
-        report += drift_report(
-            reference_scores,
-            predictions,
-            numeric=["probability"],
-            categorical=[],
-            bins=mc.bins,
-            warn=mc.psi_warn,
-            alert=mc.psi_alert,
-        )
-        labels = with_label(current, tc).select(*tc.keys, LABEL).where(F.col(LABEL).isNotNull())
-        realized = _realized_auc(predictions.join(labels, on=list(tc.keys), how="inner"))
-    finally:
-        reference.unpersist()
-        predictions.unpersist()
-    overall = overall_status(report)
-    _write(ctx, sc.month, str(model_version.version), report, overall, realized)
-    drifted = [f"{d.column} {d.psi:.3f} ({d.status})" for d in report if d.status != "ok"]
-    ctx.note(f"drift {sc.month} vs training window: {overall}" + (f" - {', '.join(drifted)}" if drifted else ""))
-    ctx.note(f"realized AUC-ROC of {sc.month}: {realized:.4f}" if not math.isnan(realized) else "no labels yet")
-    exit_code = EXIT_DRIFT_ALERT if (fail_on_alert and overall == "alert") else EXIT_OK
-    metrics: dict[str, Any] = {
-        "overall_status": overall,
-        "realized_auc_roc": realized,
-        "drift": [(d.column, d.kind, d.psi, d.status) for d in report],
-    }
-    return ctx.result(metrics, exit_code=exit_code)
+    report = drift_report(
+        reference,
+        current,
+        numeric=tc.numeric,
+        categorical=tc.categorical,
+        bins=mc.bins,
+        warn=mc.psi_warn,
+        alert=mc.psi_alert,
+    )
+    with models.loaded(cfg, sc.alias) as (model, model_version):
+        scores = model.transform(reference).select(positive_probability().alias("probability")).persist()
+        try:
+            report += drift_report(
+                scores,
+                predictions,
+                numeric=["probability"],
+                categorical=[],
+                bins=mc.bins,
+                warn=mc.psi_warn,
+                alert=mc.psi_alert,
+            )
+        finally:
+            scores.unpersist()
+    return report, model_version
 
 
 def _realized_auc(joined: Any) -> float:
@@ -116,8 +123,11 @@ def _write(
         for d in report
     ]
     frame = ctx.spark.createDataFrame(rows, SCHEMA).withColumn("monitored_at", F.lit(ctx.started_at))
-    ctx.lakehouse.write(frame, ctx.settings.monitor.output, mode="overwrite", replace_where=f"score_month = '{month}'")
+    ctx.lakehouse.write(frame, ctx.settings.monitor.output, mode="overwrite", where=F.col(MONTH_COLUMN) == F.lit(month))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
+    from spark_ml.cli.runner import task_main
+
     return task_main("monitor", argv)

@@ -7,25 +7,19 @@ through the promotion gate.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
 from spark_ml.config import Settings
 from spark_ml.errors import EXIT_OK
-from spark_ml.tasks import TASKS
+from spark_ml.tasks import check_steps, get_task, options_of
 from spark_ml.tasks.base import TaskContext, TaskResult
-from spark_ml.tasks.report import render
-from spark_ml.tasks.runner import task_main
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
@@ -50,24 +44,7 @@ class _Heartbeat:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-
-
-def _land(spark: SparkSession, cfg: Settings, **_: Any) -> TaskResult:
-    from spark_ml.io.landing import land_demo_data
-
-    ctx = TaskContext("land-demo-data", spark, cfg)
-    lines = land_demo_data(cfg)
-    changed = sum(1 for line in lines if line.startswith("landed"))
-    ctx.note(f"{changed} of {len(lines)} landing files written ({len(lines) - changed} unchanged)")
-    return ctx.result({"files": len(lines), "changed": changed})
-
-
-def _step(name: str) -> Callable[..., TaskResult]:
-    if name == "land-demo-data":
-        return _land
-    module = importlib.import_module(TASKS[name])
-    runner: Callable[..., TaskResult] = module.run
-    return runner
+        self.thread.join()
 
 
 def run(
@@ -78,41 +55,41 @@ def run(
     fail_on_reject: bool = False,
     fail_on_alert: bool = False,
 ) -> TaskResult:
-    ctx = TaskContext("pipeline", spark, cfg, run_id)
-    steps = cfg.pipeline.steps
-    results: list[TaskResult] = []
-    exit_code = EXIT_OK
-    for number, name in enumerate(steps, 1):
-        label = f"[{number}/{len(steps)}] {name}"
-        print(f"{label} ...", flush=True)
-        options: dict[str, Any] = {}
-        if name == "promote":
-            options["fail_on_reject"] = fail_on_reject
-        if name == "monitor":
-            options["fail_on_alert"] = fail_on_alert
-        with _Heartbeat(label):
-            result = _step(name)(spark, cfg, **options)
-        results.append(result)
-        ctx.tags[f"step.{result.task}"] = result.run_id  # the steps' own manifests in the runs table
-        print(f"{label} done in {result.duration_s:.1f} s", flush=True)
-        for note in result.notes[-3:]:
-            print(f"    {note}", flush=True)
-        exit_code = exit_code or result.exit_code
-    ctx.lakehouse.reads.extend(r for res in results for r in res.reads)
-    ctx.lakehouse.writes.extend(w for res in results for w in res.writes)
-    facts = _facts(cfg, results)
-    for key, value in facts.items():
-        ctx.note(f"{key}: {value}")
-    if cfg.pipeline.report:
-        ctx.note(f"report: {_report(ctx, results, facts)}")
-    for res in results:
-        ctx.note(f"{res.task}: {res.duration_s:.1f} s")
-    return ctx.result({"steps": [r.task for r in results], **facts}, exit_code=exit_code)
+    check_steps(cfg)
+    options = {"fail_on_reject": fail_on_reject, "fail_on_alert": fail_on_alert}
+    with TaskContext("pipeline", spark, cfg, run_id) as ctx:
+        steps = cfg.pipeline.steps
+        results: list[TaskResult] = []
+        exit_code = EXIT_OK
+        for number, name in enumerate(steps, 1):
+            task = get_task(name)
+            label = f"[{number}/{len(steps)}] {name}"
+            print(f"{label} ...", flush=True)
+            with _Heartbeat(label):
+                result = task.run_function()(spark, cfg, **options_of(task, options))
+            results.append(result)
+            ctx.include(result)
+            ctx.tags[f"step.{result.task}"] = result.run_id  # the steps' own manifests in the runs table
+            print(f"{label} done in {result.duration_s:.1f} s", flush=True)
+            for note in result.notes[-3:]:
+                print(f"    {note}", flush=True)
+            exit_code = exit_code or result.exit_code
+        facts = _facts(cfg, results)
+        for key, value in facts.items():
+            ctx.note(f"{key}: {value}")
+        if cfg.pipeline.report:
+            ctx.note(f"report: {_report(ctx, results, facts)}")
+        for res in results:
+            ctx.note(f"{res.task}: {res.duration_s:.1f} s")
+        return ctx.result({"steps": [r.task for r in results], **facts}, exit_code=exit_code)
 
 
 def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
+    import sys
+    from pathlib import Path
+
     by_task = {r.task: r for r in results}
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = {"project": cfg.project.name}
     train, promote, monitor = by_task.get("train"), by_task.get("promote"), by_task.get("monitor")
     if promote is not None:
         champion = promote.metrics.get("champion_version")
@@ -139,25 +116,26 @@ def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
 
 def _report(ctx: TaskContext, results: Sequence[TaskResult], facts: dict[str, Any]) -> str:
     """Write the HTML report (locally under <root>/reports) and log it to MLflow."""
-    import mlflow
+    import tempfile
+    from pathlib import Path
 
     from spark_ml.io import tracking
+    from spark_ml.reporting.html import render
 
-    images: dict[str, Path] = {}
+    images: dict[str, bytes] = {}
     train = next((r for r in results if r.task == "train"), None)
-    with tempfile.TemporaryDirectory() as tmp:
-        if train is not None:
-            folder = mlflow.artifacts.download_artifacts(
-                run_id=train.metrics["mlflow_run_id"],
-                artifact_path="evaluation",
-                dst_path=tmp,
-                tracking_uri=ctx.settings.tracking_uri,
-            )
-            images = {p.stem: p for p in sorted(Path(folder).glob("*.png"))}
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        page = render(f"spark-ml pipeline run {ctx.run_id[:12]} ({ctx.settings.env}, {stamp})", results, images, facts)
+    if train is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = tracking.download_folder(ctx.settings, train.metrics["mlflow_run_id"], "evaluation", Path(tmp))
+            images = {p.stem: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    title = f"spark-ml pipeline run {ctx.run_id[:12]} ({ctx.settings.project.name}, {ctx.settings.env}, {stamp})"
+    page = render(title, results, images, facts)
     return tracking.save_report(ctx.settings, page, f"pipeline-{ctx.run_id[:12]}.html", ctx.run_id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
+    from spark_ml.cli.runner import task_main
+
     return task_main("pipeline", argv)

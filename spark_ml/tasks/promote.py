@@ -15,12 +15,11 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from spark_ml.config import PromoteSettings, Settings
-from spark_ml.errors import EXIT_OK, EXIT_REJECTED, ModelRegistryError, TableNotFoundError
+from spark_ml.errors import EXIT_OK, EXIT_REJECTED, ModelRegistryError
 from spark_ml.ml.evaluation import Metrics, evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
 from spark_ml.ml.training import check_columns, in_window, with_label
 from spark_ml.tasks.base import TaskContext, TaskResult
-from spark_ml.tasks.runner import task_main
 
 
 @dataclass
@@ -56,102 +55,104 @@ def decide(challenger: Metrics, champion: Metrics | None, gate: PromoteSettings)
 
 
 def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_on_reject: bool = False) -> TaskResult:
-    from spark_ml.io import tracking
+    from spark_ml.io import registry
 
-    ctx = TaskContext("promote", spark, cfg, run_id)
-    tc = cfg.require_train()
-    challenger_alias, champion_alias = cfg.model.challenger_alias, cfg.model.champion_alias
-    challenger = tracking.version_by_alias(cfg, challenger_alias)
-    if challenger is None:
-        raise ModelRegistryError(
-            f"model {cfg.registered_model_name} has no '{challenger_alias}' version: run the train task first"
+    with TaskContext("promote", spark, cfg, run_id) as ctx:
+        tc = cfg.require_train()
+        challenger_alias, champion_alias = cfg.model.challenger_alias, cfg.model.champion_alias
+        challenger = registry.version_by_alias(cfg, challenger_alias)
+        if challenger is None:
+            raise ModelRegistryError(
+                f"model {cfg.registered_model_name} has no '{challenger_alias}' version: run the train task first"
+            )
+        champion = registry.version_by_alias(cfg, champion_alias)
+        if champion is not None and champion.version == challenger.version:
+            ctx.note(f"version {challenger.version} is already '{champion_alias}': nothing to decide")
+            return ctx.result({"promoted": False, "champion_version": str(champion.version), "reasons": []})
+        table = ctx.lakehouse.read(tc.table)
+        version = next(r.version for r in ctx.lakehouse.reads if r.table == tc.table)
+        check_columns(table, tc, tc.table)
+        test = with_label(table, tc).where(in_window(tc.time_column, tc.split.test)).persist()
+        try:
+            challenger_metrics = _evaluate(cfg, challenger_alias, test)
+            champion_metrics = _evaluate(cfg, champion_alias, test) if champion is not None else None
+        finally:
+            test.unpersist()
+        decision = decide(challenger_metrics, champion_metrics, cfg.promote)
+        if decision.promoted:
+            registry.set_alias(cfg, champion_alias, challenger.version)
+        description = (
+            f"{decision.text()} (test window {tc.split.test.start}..{tc.split.test.end} of {tc.table} v{version}, "
+            f"promote run {ctx.run_id})"
         )
-    champion = tracking.version_by_alias(cfg, champion_alias)
-    if champion is not None and champion.version == challenger.version:
-        ctx.note(f"version {challenger.version} is already '{champion_alias}': nothing to decide")
-        return ctx.result({"promoted": False, "champion_version": str(champion.version), "reasons": []})
-    version = ctx.lakehouse.latest_version(tc.table)
-    if version is None:
-        raise TableNotFoundError(f"table {tc.table} does not exist yet: run the features task first")
-    table = ctx.lakehouse.read(tc.table, version)
-    check_columns(table, tc, tc.table)
-    test = with_label(table, tc).where(in_window(tc.time_column, tc.split.test)).persist()
-    try:
-        challenger_metrics = _evaluate(cfg, challenger_alias, test)
-        champion_metrics = _evaluate(cfg, champion_alias, test) if champion is not None else None
-    finally:
-        test.unpersist()
-    decision = decide(challenger_metrics, champion_metrics, cfg.promote)
-    if decision.promoted:
-        tracking.set_alias(cfg, champion_alias, challenger.version)
-    description = (
-        f"{decision.text()} (test window {tc.split.test.start}..{tc.split.test.end} of {tc.table} v{version}, "
-        f"promote run {ctx.run_id})"
-    )
-    tracking.describe_version(cfg, challenger.version, description)
-    _log_decision(
-        ctx,
-        challenger.version,
-        champion.version if champion else None,
-        challenger_metrics,
-        champion_metrics,
-        decision,
-        version,
-    )
-    ctx.note(f"version {challenger.version} {decision.text()}")
-    exit_code = EXIT_REJECTED if (fail_on_reject and not decision.promoted) else EXIT_OK
-    metrics: dict[str, Any] = {
-        "promoted": decision.promoted,
-        "challenger_version": str(challenger.version),
-        "champion_version": str(challenger.version)
-        if decision.promoted
-        else (str(champion.version) if champion else None),
-        "challenger_auc_roc": challenger_metrics.auc_roc,
-        "champion_auc_roc": champion_metrics.auc_roc if champion_metrics else None,
-        "reasons": decision.reasons,
-    }
-    return ctx.result(metrics, exit_code=exit_code)
+        registry.describe_version(cfg, challenger.version, description)
+        _log_decision(
+            ctx,
+            Compared(
+                challenger.version,
+                champion.version if champion else None,
+                challenger_metrics,
+                champion_metrics,
+                decision,
+                version,
+            ),
+        )
+        ctx.note(f"version {challenger.version} {decision.text()}")
+        exit_code = EXIT_REJECTED if (fail_on_reject and not decision.promoted) else EXIT_OK
+        new_champion = challenger.version if decision.promoted else (champion.version if champion else None)
+        metrics: dict[str, Any] = {
+            "promoted": decision.promoted,
+            "challenger_version": str(challenger.version),
+            "champion_version": None if new_champion is None else str(new_champion),
+            "challenger_auc_roc": challenger_metrics.auc_roc,
+            "champion_auc_roc": champion_metrics.auc_roc if champion_metrics else None,
+            "reasons": decision.reasons,
+        }
+        return ctx.result(metrics, exit_code=exit_code)
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The two versions compared on the same test rows, and the decision."""
+
+    challenger: str
+    champion: str | None
+    challenger_metrics: Metrics
+    champion_metrics: Metrics | None
+    decision: Decision
+    table_version: int
 
 
 def _evaluate(cfg: Settings, alias: str, test: Any) -> Metrics:
-    from spark_ml.io import tracking
+    from spark_ml.io import models
 
-    model, _ = tracking.load_spark_model(cfg, alias)
-    scored = model.transform(test).select(LABEL, positive_probability().alias("__p1"))
-    return evaluate(scored, LABEL, "__p1")
+    with models.loaded(cfg, alias) as (model, _):
+        scored = model.transform(test).select(LABEL, positive_probability().alias("__p1"))
+        return evaluate(scored, LABEL, "__p1")
 
 
-def _log_decision(
-    ctx: TaskContext,
-    challenger: str,
-    champion: str | None,
-    mine: Metrics,
-    theirs: Metrics | None,
-    decision: Decision,
-    table_version: int,
-) -> None:
+def _log_decision(ctx: TaskContext, compared: Compared) -> None:
     import mlflow
 
     from spark_ml.io import tracking
 
-    cfg = ctx.settings
-    experiment_id = tracking.configure_mlflow(cfg)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-v{challenger}"):
-        mlflow.set_tags(
-            {
-                "spark_ml.task": "promote",
-                "spark_ml.run_id": ctx.run_id,
-                "spark_ml.decision": "promoted" if decision.promoted else "rejected",
-                "spark_ml.challenger_version": challenger,
-                "spark_ml.champion_version": champion or "none",
-                "spark_ml.table_version": str(table_version),
-            }
-        )
-        mlflow.log_metrics(mine.as_dict("challenger_test_"))
-        if theirs is not None:
-            mlflow.log_metrics(theirs.as_dict("champion_test_"))
-        mlflow.log_text(decision.text() + "\n", "decision.txt")
+    tags = {
+        "spark_ml.task": "promote",
+        "spark_ml.run_id": ctx.run_id,
+        "spark_ml.decision": "promoted" if compared.decision.promoted else "rejected",
+        "spark_ml.challenger_version": compared.challenger,
+        "spark_ml.champion_version": compared.champion or "none",
+        "spark_ml.table_version": str(compared.table_version),
+    }
+    with tracking.active_run(ctx.settings, f"promote-v{compared.challenger}", tags):
+        mlflow.log_metrics(compared.challenger_metrics.as_dict("challenger_test_"))
+        if compared.champion_metrics is not None:
+            mlflow.log_metrics(compared.champion_metrics.as_dict("champion_test_"))
+        mlflow.log_text(compared.decision.text() + "\n", "decision.txt")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
+    from spark_ml.cli.runner import task_main
+
     return task_main("promote", argv)

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_ml.config import Settings, TrainSettings, month_bounds
-from spark_ml.errors import ConfigError, SchemaMismatchError, TableNotFoundError
+from spark_ml.config import Settings, TrainSettings
+from spark_ml.errors import ConfigError, SchemaMismatchError
 from spark_ml.ml.evaluation import positive_probability
 from spark_ml.ml.training import in_window
 from spark_ml.tasks.base import TaskContext, TaskResult
-from spark_ml.tasks.runner import task_main
+from spark_ml.transforms.time import month_bounds
 
 MONTH_COLUMN = "score_month"
 
@@ -38,37 +38,39 @@ def score_frame(model: object, rows: DataFrame, tc: TrainSettings, threshold: fl
 
 
 def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> TaskResult:
-    from spark_ml.io import tracking
+    from spark_ml.io import models
 
-    ctx = TaskContext("score", spark, cfg, run_id)
-    sc, tc = cfg.require_score(), cfg.require_train()
-    table = sc.table or tc.table
-    version = ctx.lakehouse.latest_version(table)
-    if version is None:
-        raise TableNotFoundError(f"table {table} does not exist yet: run the features task first")
-    start, end = month_bounds(sc.month)
-    rows = ctx.lakehouse.read(table, version).where(in_window(tc.time_column, (start, end)))
-    if rows.limit(1).count() == 0:
-        raise ConfigError(f"score.month={sc.month} selects no rows of {table} version {version}: nothing to score")
-    model, model_version = tracking.load_spark_model(cfg, sc.alias)
-    threshold = float(model_version.tags.get("spark_ml.threshold", "0.5"))
-    predictions = score_frame(model, rows, tc, threshold).select(
-        "*",
-        F.lit(cfg.registered_model_name).alias("model_name"),
-        F.lit(str(model_version.version)).alias("model_version"),
-        F.lit(model_version.run_id).alias("model_run_id"),
-        F.lit(ctx.started_at).alias("scored_at"),
-        F.lit(sc.month).alias(MONTH_COLUMN),
-    )
-    written = ctx.lakehouse.write(
-        predictions, sc.output, mode="overwrite", replace_where=f"{MONTH_COLUMN} = '{sc.month}'"
-    )
-    ctx.note(
-        f"scored {written.rows:,} rows of {sc.month} with {cfg.registered_model_name} version "
-        f"{model_version.version} ('{sc.alias}', threshold {threshold:.2f})"
-    )
-    return ctx.result({"month": sc.month, "rows": written.rows, "model_version": model_version.version})
+    with TaskContext("score", spark, cfg, run_id) as ctx:
+        sc, tc = cfg.require_score(), cfg.require_train()
+        table = sc.table or tc.table
+        source = ctx.lakehouse.read(table)
+        version = next(r.version for r in ctx.lakehouse.reads if r.table == table)
+        rows = source.where(in_window(tc.time_column, month_bounds(sc.month)))
+        if rows.isEmpty():
+            raise ConfigError(f"score.month={sc.month} selects no rows of {table} version {version}: nothing to score")
+        with models.loaded(cfg, sc.alias) as (model, model_version):
+            threshold = float(model_version.tags.get("spark_ml.threshold", "0.5"))
+            predictions = score_frame(model, rows, tc, threshold).select(
+                "*",
+                F.lit(cfg.registered_model_name).alias("model_name"),
+                F.lit(str(model_version.version)).alias("model_version"),
+                F.lit(model_version.run_id).alias("model_run_id"),
+                F.lit(ctx.started_at).alias("scored_at"),
+                F.lit(sc.month).alias(MONTH_COLUMN),
+            )
+            written = ctx.lakehouse.write(
+                predictions, sc.output, mode="overwrite", where=F.col(MONTH_COLUMN) == F.lit(sc.month)
+            )
+        ctx.model = (cfg.registered_model_name, str(model_version.version))
+        ctx.note(
+            f"scored {written.rows:,} rows of {sc.month} with {cfg.registered_model_name} version "
+            f"{model_version.version} ('{sc.alias}', threshold {threshold:.2f})"
+        )
+        return ctx.result({"month": sc.month, "rows": written.rows, "model_version": model_version.version})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
+    from spark_ml.cli.runner import task_main
+
     return task_main("score", argv)

@@ -13,12 +13,9 @@ from pyspark.sql import DataFrame, SparkSession
 from spark_ml.config import Settings
 from spark_ml.features.flights import silver_airlines, silver_airports, silver_flights, silver_planes, silver_weather
 from spark_ml.tasks.base import TaskContext, TaskResult
-from spark_ml.tasks.runner import task_main
 
 
 def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> TaskResult:
-    ctx = TaskContext("silver", spark, cfg, run_id)
-    lake = ctx.lakehouse
     zone = cfg.silver.timezone
     steps: list[tuple[str, str, Callable[[DataFrame], DataFrame]]] = [
         ("bronze.airlines", "silver.airlines", silver_airlines),
@@ -27,10 +24,14 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
         ("bronze.weather", "silver.weather", silver_weather),
         ("bronze.flights", "silver.flights", lambda df: silver_flights(df, zone).repartition("year", "month")),
     ]
-    for source, target, build in steps:
-        ctx.checked_write(build(lake.read(source)), target, mode="overwrite")
-    return ctx.result({"tables": len(steps)})
+    with TaskContext("silver", spark, cfg, run_id) as ctx:
+        for source, target, build in steps:
+            ctx.checked_write(build(ctx.lakehouse.read(source)), target, mode="overwrite")
+        return ctx.result({"tables": len(steps)})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
+    from spark_ml.cli.runner import task_main
+
     return task_main("silver", argv)

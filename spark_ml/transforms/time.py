@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -51,3 +53,11 @@ def with_local_timestamp(
 ) -> DataFrame:
     """Adds `output`: the timestamp of the `hhmm` column on the `local_date` column in `zone`."""
     return df.withColumn(output, local_timestamp(local_date, hhmm, zone, day_offset))
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """'2013-12' -> (2013-12-01, 2013-12-31)."""
+    year, number = (int(p) for p in month.split("-"))
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return first, date.fromordinal(following.toordinal() - 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import SparkSession
 
+from spark_ml.cli.doctor import run_checks
 from spark_ml.config import Settings
-from spark_ml.tasks.doctor import run_checks
 
 pytestmark = pytest.mark.spark
 

@@ -23,10 +23,11 @@ from pyspark.sql import functions as F
 from spark_ml import cli
 from spark_ml.config import Settings, load_settings
 from spark_ml.errors import ConfigError, ReproducibilityError
-from spark_ml.io import manifest
 from spark_ml.io.delta import Lakehouse
 from spark_ml.io.landing import land_demo_data
-from spark_ml.tasks import features, ingest, lineage, promote, reproduce, silver, train
+from spark_ml.provenance import lineage, reproduce
+from spark_ml.provenance import runs as manifest
+from spark_ml.tasks import features, ingest, promote, silver, train
 from spark_ml.tasks.base import TaskResult
 from tests.helpers import REPO, checksum, overrides_for
 from tests.slice import slice_settings
@@ -333,7 +334,7 @@ def test_reproducing_a_vacuumed_version_fails_naming_table_and_version(
     assert spark.conf.get(check) == before
 
     with pytest.raises(ReproducibilityError, match=r"gold\.customers version 0 can no longer be read: .*VACUUM"):
-        reproduce.run(spark, settings, trained.metrics["mlflow_run_id"])
+        reproduce.run(spark, settings, trained.metrics["mlflow_run_id"], train.run)
     capsys.readouterr()  # drop what training printed
     args = ["--conf-dir", str(REPO / "tests" / "fixtures" / "usecase" / "conf"), "--set", f"lakehouse.root={tmp_path}"]
     assert cli.main(["reproduce", trained.metrics["mlflow_run_id"], *args]) == 1

@@ -12,12 +12,12 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from spark_ml.cli.runner import log_file
 from spark_ml.config import Settings
 from spark_ml.errors import DataQualityError, ModelRegistryError
 from spark_ml.logs import configure_logging
 from spark_ml.tasks import promote, score, train
 from spark_ml.tasks.base import TaskContext
-from spark_ml.tasks.runner import log_file
 from tests.slice import SliceRun, slice_settings
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]

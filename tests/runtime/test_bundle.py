@@ -31,10 +31,10 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 
+from spark_ml.cli.runner import OneLineParser, add_task_arguments, common_parser, settings_from
 from spark_ml.config import Settings
 from spark_ml.errors import ConfigError
 from spark_ml.tasks import TASKS
-from spark_ml.tasks.runner import OneLineParser, add_task_arguments, common_parser, settings_from
 from tests.helpers import REPO, shared_dir
 
 pytestmark = pytest.mark.runtime
@@ -416,8 +416,9 @@ def _task_of(script_target: str) -> str:
     """'spark_ml.cli:train' -> 'train', the task the console script runs."""
     module, _, function = script_target.partition(":")
     assert module == "spark_ml.cli", script_target
-    assert function in TASKS, script_target
-    return function
+    names = {task.entry_function: task.name for task in TASKS.values()}
+    assert function in names, script_target
+    return names[function]
 
 
 def _resolve(parameters: list[str], values: dict[str, str]) -> list[str]:
@@ -433,9 +434,9 @@ def _defaults() -> dict[str, str]:
 
 
 def _parse(task: str, parameters: list[str]) -> argparse.Namespace:
-    """Parse as the console script does (spark_ml.tasks.runner.task_main); a usage error fails the test."""
+    """Parse as the console script does (spark_ml.cli.runner.task_main); a usage error fails the test."""
     parser = OneLineParser(prog=f"spark-ml {task}", parents=[common_parser()])
-    add_task_arguments(parser, task)
+    add_task_arguments(parser, TASKS[task])
     try:
         return parser.parse_args(parameters)
     except SystemExit as exc:

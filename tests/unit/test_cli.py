@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from spark_ml import cli
+from spark_ml.cli.runner import guarded
 from spark_ml.errors import DataQualityError
-from spark_ml.tasks.runner import guarded
 
 
 def test_config_show_prints_resolved_config(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

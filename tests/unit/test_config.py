@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from spark_ml.config import ESTIMATOR_NAMES, Settings, load_settings
+from spark_ml.config import EstimatorName, Settings, load_settings
 from spark_ml.errors import ConfigError
+from spark_ml.ml.pipeline import ESTIMATORS
 from tests.helpers import CONF
 
 
@@ -144,7 +146,8 @@ def test_unknown_estimator_lists_the_allowed_ones() -> None:
         ConfigError, match=r"'svm' for 'train.estimator'.*'logistic_regression', 'random_forest', 'gbt' or 'xgboost'"
     ):
         load_settings("local", CONF, ["train.estimator=svm"])
-    assert ESTIMATOR_NAMES == ("logistic_regression", "random_forest", "gbt", "xgboost")
+    # the names config accepts are exactly the constructors the pipeline allows
+    assert get_args(EstimatorName) == tuple(ESTIMATORS) == ("logistic_regression", "random_forest", "gbt", "xgboost")
 
 
 @pytest.mark.parametrize("month", ["2013-13", "13-2013", "2013/12", "december"])

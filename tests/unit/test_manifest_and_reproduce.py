@@ -15,9 +15,8 @@ from pyspark.sql import SparkSession
 from spark_ml import cli
 from spark_ml.config import Settings, load_settings
 from spark_ml.errors import ConfigError
-from spark_ml.io import manifest
 from spark_ml.io.delta import TableRead, TableWrite
-from spark_ml.tasks import lineage, reproduce
+from spark_ml.provenance import lineage, manifest, reproduce
 from tests.helpers import CONF, overrides_for
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -125,8 +124,7 @@ def test_the_tolerances_are_exact_for_deterministic_trainers() -> None:
 @pytest.mark.spark
 def test_a_manifest_row_fits_the_delta_schema(spark: SparkSession, tmp_path: Path) -> None:
     cfg = settings(tmp_path)
-    record = manifest.build(
-        cfg,
+    outcome = manifest.Outcome(
         run_id="r1",
         task="train",
         status="success",
@@ -136,8 +134,12 @@ def test_a_manifest_row_fits_the_delta_schema(spark: SparkSession, tmp_path: Pat
         writes=[TableWrite("ml.data_quality", 4, 6, "WRITE")],
         metrics={"mlflow_run_id": "m1", "model": "flight_delay", "version": "2", "params": {"x": 1}, "auc": 0.7},
         tags={"reproduction_of": "m0"},
+        model_name="flight_delay",
+        model_version="2",
+        mlflow_run_id="m1",
     )
-    row = spark.createDataFrame([record.to_row()], manifest.MANIFEST_SCHEMA)
+    record = manifest.build(cfg, outcome)
+    row = spark.createDataFrame([record.to_row()], manifest.SCHEMA)
     got = row.selectExpr("run_id", "duration_s", "inputs[0].version AS v", "size(inputs) AS n", "model_version")
     expected = spark.createDataFrame(
         [("r1", 12.5, 3, 1, "2")], "run_id STRING, duration_s DOUBLE, v BIGINT, n INT, model_version STRING"

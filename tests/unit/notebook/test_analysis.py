@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from spark_ml.config import NotebookSettings, flatten
+from spark_ml.config import flatten
 from spark_ml.errors import ConfigError
 from spark_ml.notebook.analysis import Options
 from spark_ml.notebook.checker import CheckConfig, check_notebook, check_paths
 from spark_ml.notebook.model import Cell, Finding, Notebook
 from spark_ml.notebook.readers import code_cell
+from spark_ml.notebook.settings import NotebookSettings
 from tests.unit.notebook.fixture_spec import code, databricks_text
 
 
@@ -88,7 +89,7 @@ def test_duplicate_of_a_function_in_the_real_spark_ml_package() -> None:
     source = inspect.getsource(flatten)
     found = check("import collections", source)
     assert [(f.rule, f.cell) for f in found if f.rule == "NB402"] == [("NB402", 2)]
-    assert "duplicates spark_ml.config.flatten" in next(f.message for f in found if f.rule == "NB402")
+    assert "duplicates spark_ml.config.loader.flatten" in next(f.message for f in found if f.rule == "NB402")
     changed = source.replace('f"{prefix}{key}"', 'f"{prefix}{key}_"')
     assert changed != source
     assert [f for f in check(changed) if f.rule == "NB402"] == []

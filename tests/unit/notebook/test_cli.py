@@ -11,6 +11,7 @@ from spark_ml import cli
 from spark_ml.config import load_settings
 from spark_ml.notebook.checker import CheckConfig, check_paths
 from spark_ml.notebook.readers import discover
+from spark_ml.notebook.settings import NotebookSettings
 from tests.helpers import CONF, REPO
 from tests.unit.notebook.fixture_spec import FIXTURES, FIXTURES_DIR
 
@@ -153,7 +154,7 @@ def test_the_projects_own_notebooks_pass(capsys: pytest.CaptureFixture[str], tmp
     """Whatever notebooks/ holds (nothing yet is fine) passes the check with the project's config."""
     folder = REPO / "notebooks"
     notebooks = discover([folder]) if folder.is_dir() else []
-    report = check_paths(notebooks, CheckConfig.from_settings(load_settings("local", CONF).notebook))
+    report = check_paths(notebooks, CheckConfig.from_settings(load_settings("local", CONF).section("notebook", NotebookSettings)))
     assert report.notebooks == tuple(str(p) for p in notebooks)
     assert [f.text() for f in report.findings] == []
     target = folder if folder.is_dir() else tmp_path  # no notebooks/ yet: the same check of an empty folder

@@ -9,7 +9,6 @@ before it, so that version is followed too ("builds on").
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -19,8 +18,9 @@ from pyspark.sql import SparkSession
 
 from spark_ml.config import Settings
 from spark_ml.errors import ConfigError, ReproducibilityError, TableNotFoundError
-from spark_ml.io import manifest
+from spark_ml.io import registry
 from spark_ml.io.delta import Lakehouse
+from spark_ml.provenance import runs
 
 MODEL_URI = re.compile(r"^models:/(?P<name>[^@/\s]+)(?:@(?P<alias>[A-Za-z_][A-Za-z0-9_]*)|/(?P<version>\d+))$")
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -88,15 +88,15 @@ class Lineage:
 class _Builder:
     def __init__(self, lake: Lakehouse, depth: int) -> None:
         self.lake = lake
-        self.runs = manifest.RunsTable(lake)
+        self.runs = runs.RunsTable(lake)
         self.depth = depth
         self.expanded: set[str] = set()
-        self.log_table = _ingestion_log()
+        self.log_table = lake.settings.ops.ingested_files_table
         self.targets = {spec.target: name for name, spec in lake.settings.ingest.sources.items()}
 
     def table(self, table: str, version: int, level: int) -> TableNode:
         node = TableNode(table, version)
-        commit = manifest.commit_info(self.lake, table, version)
+        commit = self.lake.commit(table, version)
         if commit is None:
             node.note = "this version is no longer in the Delta log"
         else:
@@ -155,18 +155,8 @@ class _Builder:
         return node
 
     def _by_commit_metadata(self, commit: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            meta = json.loads(commit.get("userMetadata") or "{}")
-        except ValueError:
-            return None
-        run_id = meta.get("run_id") if isinstance(meta, dict) else None
-        return self.runs.by_run_id(str(run_id)) if run_id else None
-
-
-def _ingestion_log() -> str:
-    from spark_ml.tasks.ingest import LOG_TABLE
-
-    return LOG_TABLE
+        run_id = runs.run_id_of_commit(commit)
+        return self.runs.by_run_id(run_id) if run_id else None
 
 
 def _stamp(value: Any) -> str:
@@ -190,7 +180,7 @@ def check_target(cfg: Settings, target: str) -> re.Match[str] | None:
             f"bad lineage target {target!r}: expected a table <schema>.<table> (e.g. gold.flight_features) "
             "or a model URI models:/<name>@<alias>"
         )
-    cfg.table_location(target)  # an undeclared table is a ConfigError naming the closest one
+    cfg.table(target)  # an undeclared table is a ConfigError naming the closest one
     return None
 
 
@@ -220,7 +210,7 @@ def run(
             raise ConfigError(f"table {target} has versions 0 to {latest}; version {version} does not exist")
         return Lineage(target, None, builder.table(target, version, 0))
     record = builder.runs.writer_of(target)
-    recorded = manifest.written_version(record, target) if record else None
+    recorded = runs.written_version(record, target) if record else None
     node = builder.table(target, recorded if recorded is not None else latest, 0)
     if recorded is not None and recorded < latest:
         node.note = f"versions {recorded + 1} to {latest} were not written by a recorded spark-ml run"
@@ -229,7 +219,7 @@ def run(
 
 def resolve_model(cfg: Settings, found: re.Match[str]) -> dict[str, Any]:
     """The registered model version a models:/ URI names (MLflow only: no Spark needed)."""
-    return manifest.model_version_record(cfg, found["name"], found["alias"], found["version"])
+    return registry.model_version_record(cfg, found["name"], found["alias"], found["version"])
 
 
 def _model_lineage(cfg: Settings, builder: _Builder, target: str, found: re.Match[str]) -> Lineage:

@@ -1,19 +1,23 @@
-"""Command-line plumbing shared by every task: options, config, logging, session, exit codes."""
+"""Running a command: options, config, logging, the session, and exit codes.
+
+Every command goes through `guarded`: bad usage or configuration exits 2 with one line before
+Spark starts, a failure exits 1 (or the error's own code) with one line naming the command and the
+cause, and the full trace goes to the log file.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from spark_ml.config import Settings, load_settings
+from spark_ml.config import Settings, load_settings, redact
 from spark_ml.errors import EXIT_FAILURE, EXIT_USAGE, ConfigError, SparkMLError
-from spark_ml.logs import configure_logging, redact
-from spark_ml.tasks import TASK_ARGUMENTS, TASKS
+from spark_ml.logs import configure_logging
+from spark_ml.tasks import Task, get_task
 
 log = logging.getLogger("spark_ml")
 
@@ -43,38 +47,30 @@ def common_parser() -> OneLineParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = list(args.overrides)
-    if args.log_level:
+    if getattr(args, "log_level", None):
         overrides.append(f"logging.level={args.log_level}")
     return load_settings(args.env, args.conf_dir, overrides)
 
 
 def log_file(settings: Settings) -> str | None:
-    if settings.uses_catalog or "://" in settings.lakehouse.root:
-        return None
-    return str(Path(settings.lakehouse.root) / "logs" / "spark-ml.log")
+    logs = settings.layout.logs_dir
+    return None if logs is None else str(Path(logs) / "spark-ml.log")
 
 
 def setup(settings: Settings) -> None:
     configure_logging(settings.logging.level, settings.secret_values(), log_file(settings))
 
 
-def task_module(name: str) -> Any:
-    if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r} (known: {', '.join(TASKS)})")
-    return importlib.import_module(TASKS[name])
+def add_task_arguments(parser: argparse.ArgumentParser, task: Task) -> None:
+    for option in task.options:
+        if option.type is None:
+            parser.add_argument(option.flag, action="store_true", help=option.help)
+        else:
+            parser.add_argument(option.flag, type=option.type, default=None, help=option.help)
 
 
-def add_task_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    for flags, kwargs in TASK_ARGUMENTS.get(name, ()):
-        parser.add_argument(*flags, **kwargs)
-
-
-def task_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    options = {}
-    for flags, kwargs in TASK_ARGUMENTS.get(name, ()):
-        dest = kwargs.get("dest") or flags[0].lstrip("-").replace("-", "_")
-        options[dest] = getattr(args, dest)
-    return options
+def task_options(task: Task, args: argparse.Namespace) -> dict[str, Any]:
+    return {o.dest: getattr(args, o.dest) for o in task.options}
 
 
 def guarded(label: str, body: Callable[[], int], secrets: Callable[[], Sequence[str]] = lambda: ()) -> int:
@@ -93,9 +89,10 @@ def guarded(label: str, body: Callable[[], int], secrets: Callable[[], Sequence[
         print(f"spark-ml {label} interrupted", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as exc:
+        from spark_ml.errors import first_line
+
         log.debug("%s failed", label, exc_info=True)
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"spark-ml {label} failed: {type(exc).__name__}: {redact(first, secrets())}", file=sys.stderr)
+        print(f"spark-ml {label} failed: {redact(first_line(exc), secrets())}", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -104,17 +101,19 @@ def execute(name: str, args: argparse.Namespace) -> int:
     state: dict[str, Settings] = {}
 
     def body() -> int:
+        task = get_task(name)
         settings = settings_from(args)
         state["settings"] = settings
         setup(settings)
-        from spark_ml.session import get_spark
-        from spark_ml.tasks.base import recorded_runs
+        task.check(settings)  # what can be checked without Spark exits 2 before Spark starts
+        options = task_options(task, args)
+        if not task.spark:
+            result = task.run_function()(None, settings, **options)
+        else:
+            from spark_ml.session import spark_session
 
-        module = task_module(name)
-        options = task_options(name, args)
-        spark = get_spark(settings)
-        with recorded_runs():  # a run that fails still gets its manifest, with the error
-            result = module.run(spark, settings, **options)
+            with spark_session(settings) as spark:
+                result = task.run_function()(spark, settings, **options)
         print(result.summary())
         return int(result.exit_code)
 
@@ -123,7 +122,8 @@ def execute(name: str, args: argparse.Namespace) -> int:
 
 def task_main(name: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of one task: `spark-ml-<name> [--env ENV] [--conf-dir DIR] [--set k=v]...`."""
+    task = get_task(name)
     parser = OneLineParser(prog=f"spark-ml {name}", parents=[common_parser()])
-    add_task_arguments(parser, name)
+    add_task_arguments(parser, task)
     args = parser.parse_args(argv)
     return execute(name, args)

@@ -10,9 +10,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 
 from spark_ml.config import Settings
+from spark_ml.versions import dist_version
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,6 @@ class Check:
 
     def line(self) -> str:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.name:<8}  {self.detail}"
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return ""
 
 
 def check_python() -> Check:
@@ -50,9 +43,9 @@ def check_java() -> Check:
     return Check("java", major >= 17, first + ("" if major >= 17 else " (need Java >= 17)"))
 
 
-def check_package(label: str, dist: str) -> Check:
-    version = _version(dist)
-    return Check(label, bool(version), version or f"{dist} is not installed (pip install 'spark-ml[local]')")
+def check_package(label: str, *dists: str) -> Check:
+    version = dist_version(*dists)
+    return Check(label, bool(version), version or f"{dists[0]} is not installed (pip install 'spark-ml[local]')")
 
 
 def check_delta(settings: Settings) -> Check:
@@ -76,14 +69,13 @@ def check_delta(settings: Settings) -> Check:
 def check_mlflow(settings: Settings) -> Check:
     import mlflow
 
-    from spark_ml.io.tracking import configure_mlflow
+    from spark_ml.io import tracking
 
-    experiment_id = configure_mlflow(settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name="doctor") as run:
+    with tracking.active_run(settings, "doctor", {"spark_ml.task": "doctor"}) as run:
         mlflow.log_param("check", "doctor")
         mlflow.log_metric("ok", 1.0)
-    fetched = mlflow.get_run(run.info.run_id)
-    ok = fetched.data.metrics.get("ok") == 1.0
+    fetched = tracking.run_record(settings, run.info.run_id)
+    ok = fetched["metrics"].get("ok") == 1.0
     return Check("mlflow", ok, f"run {run.info.run_id} logged to {settings.tracking_uri}")
 
 
@@ -93,14 +85,14 @@ def run_checks(settings: Settings) -> list[Check]:
         check_java(),
         check_package("pyspark", "pyspark"),
         check_package("delta", "delta-spark"),
-        check_package("mlflow", "mlflow") if _version("mlflow") else check_package("mlflow", "mlflow-skinny"),
+        check_package("mlflow", "mlflow", "mlflow-skinny"),
     ]
     steps: list[tuple[str, Callable[[Settings], Check]]] = [("delta", check_delta), ("mlflow", check_mlflow)]
     for name, step in steps:
         try:
             checks.append(step(settings))
         except Exception as exc:
-            checks.append(
-                Check(name, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
-            )
+            from spark_ml.errors import first_line
+
+            checks.append(Check(name, False, first_line(exc)))
     return checks

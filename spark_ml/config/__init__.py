@@ -1,0 +1,100 @@
+"""Configuration: conf/ layers -> one frozen, typed `Settings`. No pyspark import here.
+
+    schema.py    the settings models, one per section of conf/*.yml
+    checks.py    the data-quality DSL (quality: and ingest row rules)
+    layout.py    derived deployment layout: table addresses (TableRef), MLflow stores, staging
+    loader.py    layers, --set overrides, ${env:} interpolation, origin tracking
+    messages.py  error messages naming the file, the key and the closest valid name
+    secrets.py   the mask and redaction of secret values
+
+May import: spark_ml.errors, pydantic, PyYAML.
+"""
+
+from __future__ import annotations
+
+from spark_ml.config.base import ColumnType, Identifier, Model, Month, TableName
+from spark_ml.config.checks import (
+    AcceptedValuesCheck,
+    Check,
+    MinRowsCheck,
+    NotNullCheck,
+    RangeCheck,
+    ReferentialCheck,
+    RowRule,
+    Severity,
+    UniqueCheck,
+)
+from spark_ml.config.layout import Layout, TableRef
+from spark_ml.config.loader import default_conf_dir, flatten, load_settings
+from spark_ml.config.schema import (
+    DateWindow,
+    EstimatorName,
+    FeatureSettings,
+    IngestSettings,
+    LakehouseSettings,
+    LoggingSettings,
+    MlflowSettings,
+    ModelSettings,
+    MonitorSettings,
+    OpsSettings,
+    PipelineSettings,
+    ProjectSettings,
+    PromoteSettings,
+    RetentionSettings,
+    ScoreSettings,
+    Settings,
+    SilverSettings,
+    SourceSpec,
+    SparkSettings,
+    SplitSettings,
+    TableSpec,
+    TrainSettings,
+)
+from spark_ml.config.secrets import MASK, mask_secret_keys, redact
+
+__all__ = [
+    "MASK",
+    "AcceptedValuesCheck",
+    "Check",
+    "ColumnType",
+    "DateWindow",
+    "EstimatorName",
+    "FeatureSettings",
+    "Identifier",
+    "IngestSettings",
+    "LakehouseSettings",
+    "Layout",
+    "LoggingSettings",
+    "MinRowsCheck",
+    "MlflowSettings",
+    "Model",
+    "ModelSettings",
+    "MonitorSettings",
+    "Month",
+    "NotNullCheck",
+    "OpsSettings",
+    "PipelineSettings",
+    "ProjectSettings",
+    "PromoteSettings",
+    "RangeCheck",
+    "ReferentialCheck",
+    "RetentionSettings",
+    "RowRule",
+    "ScoreSettings",
+    "Settings",
+    "Severity",
+    "SilverSettings",
+    "SourceSpec",
+    "SparkSettings",
+    "SplitSettings",
+    "TableName",
+    "TableRef",
+    "TableSpec",
+    "TrainSettings",
+    "UniqueCheck",
+    "default_conf_dir",
+    "flatten",
+    "load_settings",
+    "mask_secret_keys",
+    "redact",
+]

@@ -1,0 +1,233 @@
+"""Loading: conf/ layers -> interpolation -> validation into one frozen `Settings`.
+
+Layers, later wins: ``<conf_dir>/base/*.yml``, then ``<conf_dir>/<env>/*.yml`` (deep merge, except
+``train.params`` and ``train.grid``, which a later layer replaces whole), then ``--set a.b.c=value``
+overrides (a mapping value replaces the whole mapping). ``${env:NAME}`` (or
+``${env:NAME:-default}``) in a string value is replaced by the environment variable; an unset
+variable without default is a `ConfigError` naming it. Files are read with `yaml.safe_load` only.
+Every error names the file (or --set), the dotted key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from spark_ml.config.messages import format_validation, source_of, suggest
+from spark_ml.config.schema import MonitorSettings, OpsSettings, Settings, table_references
+from spark_ml.errors import ConfigError
+
+ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Mappings that belong to one choice (the estimator's parameters and grid): a later layer that sets
+# them replaces them whole, since merging one estimator's parameters into another's is an error.
+REPLACED_WHOLE = frozenset({"train.params", "train.grid"})
+# Mappings keyed by table name: a table name holds a dot itself ("tables.bronze.flights.location").
+KEYED_BY_TABLE = ("tables", "quality")
+
+
+def default_conf_dir() -> Path:
+    """The conf/ folder shipped inside the wheel (a link to the repository's conf/ in a checkout)."""
+    return Path(__file__).resolve().parents[1] / "conf"
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
+
+
+@dataclass
+class _Layered:
+    data: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def record(self, dotted: str, value: Any, source: str) -> None:
+        self.origin[dotted] = source
+        if isinstance(value, dict):
+            for sub in flatten(value):
+                self.origin[f"{dotted}.{sub}"] = source
+
+
+def load_settings(
+    env: str = "local",
+    conf_dir: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the layers, interpolate, validate. Raises ConfigError naming file, key and problem."""
+    base_dir = Path(conf_dir) if conf_dir is not None else default_conf_dir()
+    if not (base_dir / "base").is_dir():
+        raise ConfigError(f"conf folder {base_dir} has no base/ folder (pass --conf-dir DIR holding base/ and <env>/)")
+    env_dir = base_dir / env
+    if env == "base" or not env_dir.is_dir():
+        known = sorted(p.name for p in base_dir.iterdir() if p.is_dir() and p.name != "base")
+        raise ConfigError(f"unknown env {env!r}: no folder {env_dir} (available: {', '.join(known)})")
+    layered = _Layered()
+    for folder in (base_dir / "base", env_dir):
+        for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
+            _merge_into(layered, layered.data, _read_yaml(path), str(path), "")
+    for item in overrides:
+        key, value = _parse_override(item)
+        _set_path(layered, _path(key), value, f"--set {key}")
+    layered.data["env"] = env
+    resolved = _interpolate(layered.data, layered.origin, os.environ if environ is None else environ, "")
+    resolved = _with_operational_tables(_absolute_root(resolved))
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(format_validation(exc, layered.origin, Settings)) from None
+    settings.remember_origins(layered.origin)
+    _check_references(settings, layered)
+    return settings
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"malformed YAML in {path}{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys at the top level, found {type(data).__name__}")
+    return data
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w.-]*)*", key):
+        raise ConfigError(f"bad --set {item!r}: expected KEY=VALUE with a dotted key, e.g. train.seed=7")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def _path(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    if parts[0] in KEYED_BY_TABLE and len(parts) >= 3:
+        parts = [parts[0], f"{parts[1]}.{parts[2]}", *parts[3:]]
+    return parts
+
+
+def _set_path(layered: _Layered, parts: list[str], value: Any, source: str) -> None:
+    """A --set replaces the value at its key (a mapping value is not merged into the old one)."""
+    node = layered.data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+            layered.origin[".".join(parts[: i + 1])] = source
+        node = child
+    node[parts[-1]] = value
+    layered.record(".".join(parts), value, source)
+
+
+def _merge_into(layered: _Layered, node: dict[str, Any], incoming: Mapping[str, Any], source: str, prefix: str) -> None:
+    for key, value in incoming.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(node.get(key), dict) and value and dotted not in REPLACED_WHOLE:
+            _merge_into(layered, node[key], value, source, f"{dotted}.")
+            continue
+        node[key] = value
+        layered.record(dotted, value, source)
+
+
+def _interpolate(value: Any, origins: Mapping[str, str], environ: Mapping[str, str], dotted: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, origins, environ, f"{dotted}.{k}" if dotted else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, origins, environ, dotted) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"environment variable {name} is not set (needed by '{dotted}' in {source_of(origins, dotted)})"
+        )
+
+    out = ENV_PATTERN.sub(replace, value)
+    if "${" in out:
+        raise ConfigError(
+            f"unsupported interpolation in '{dotted}' ({source_of(origins, dotted)}): "
+            "only ${env:NAME} and ${env:NAME:-default} are supported"
+        )
+    return out
+
+
+def _with_operational_tables(data: dict[str, Any]) -> dict[str, Any]:
+    """Declare the operational tables (run manifests, data quality, ingested files, monitoring)
+    when a conf leaves them out."""
+    ops: dict[str, Any] = data["ops"] if isinstance(data.get("ops"), dict) else {}
+    monitor: dict[str, Any] = data["monitor"] if isinstance(data.get("monitor"), dict) else {}
+    tables = data.get("tables")
+    if tables is not None and not isinstance(tables, dict):
+        return data
+    tables = dict(tables or {})
+    defaults = OpsSettings()
+    for name in (
+        ops.get("runs_table", defaults.runs_table),
+        ops.get("quality_table", defaults.quality_table),
+        ops.get("ingested_files_table", defaults.ingested_files_table),
+        monitor.get("output", MonitorSettings().output),
+    ):
+        if isinstance(name, str):
+            tables.setdefault(name, {})
+    return {**data, "tables": tables}
+
+
+def _absolute_root(data: dict[str, Any]) -> dict[str, Any]:
+    lakehouse = data.get("lakehouse")
+    if isinstance(lakehouse, dict) and isinstance(lakehouse.get("root"), str):
+        root = lakehouse["root"]
+        if "://" not in root and not root.startswith(("/", "dbfs:")):
+            lakehouse = {**lakehouse, "root": os.path.abspath(root)}
+            data = {**data, "lakehouse": lakehouse}
+    return data
+
+
+def _check_references(settings: Settings, layered: _Layered) -> None:
+    for dotted, table in table_references(settings, "features" in layered.data):
+        if table not in settings.tables:
+            raise ConfigError(
+                f"unknown table {table!r} at '{dotted}' in {source_of(layered.origin, dotted)}"
+                f"{suggest(table, settings.tables)} (tables are declared under 'tables:')"
+            )
+    for name, spec in settings.tables.items():
+        if spec.location is None:
+            continue
+        location = spec.location
+        normalized = os.path.normpath(location)
+        if location.startswith("/") or "://" in location or normalized == ".." or normalized.startswith("../"):
+            dotted = f"tables.{name}.location"
+            raise ConfigError(
+                f"table location {location!r} at '{dotted}' in {source_of(layered.origin, dotted)} is outside the "
+                "lakehouse root: use a relative path inside lakehouse.root"
+            )

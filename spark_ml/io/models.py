@@ -1,0 +1,138 @@
+"""Spark ML models in MLflow: one persistence path for classic sessions, Spark Connect and Databricks
+serverless.
+
+Spark itself saves and loads the PipelineModel (on the driver, or on the Spark Connect server) in a
+staging folder that Spark and this Python process both see: `<lakehouse.root>/_staging/models`, a
+local folder locally and a Unity Catalog volume (`/Volumes/...`) on Databricks. This process moves
+the files between that folder and MLflow's artifact store with plain file copies.
+
+`mlflow.spark.log_model` is not used: outside Databricks it copies the saved model to the driver
+through the JVM's Hadoop client, which a Spark Connect client does not have (it fails with
+`'NoneType' object has no attribute 'jvm'`). The logged model has the mlflow.spark flavour's layout
+(`MLmodel` with the `spark` and `python_function` flavours, `sparkml/`, requirements), so
+`mlflow.spark.load_model` and `mlflow.pyfunc.load_model` read it as usual in a classic session.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from spark_ml.config import Settings
+from spark_ml.errors import ModelRegistryError, first_line
+from spark_ml.io.tracking import stores
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_PATH = "model"
+MODEL_DATA = "sparkml"
+MODEL_CLASS = "pyspark.ml.pipeline.PipelineModel"
+
+
+def staging_root(settings: Settings) -> Path:
+    """The folder Spark and this process share for model files (see the module docstring)."""
+    root = settings.lakehouse.root
+    if "://" in root or root.startswith("dbfs:"):
+        raise ModelRegistryError(
+            f"lakehouse.root {root!r} is not a folder this process can read: Spark ML models are staged under it, "
+            "so it must be a local folder, a shared mount or a Unity Catalog volume (/Volumes/...)"
+        )
+    return Path(settings.layout.model_staging_dir)
+
+
+@contextmanager
+def _staging(settings: Settings) -> Iterator[Path]:
+    folder = staging_root(settings) / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def log_spark_model(settings: Settings, model: Any, signature: Any, requirements: Sequence[str]) -> str:
+    """Log a fitted PipelineModel to the active MLflow run at `model/`; returns the artifact URI
+    of the logged model (the registry's source for a new version)."""
+    import mlflow
+
+    with _staging(settings) as staged, tempfile.TemporaryDirectory() as tmp:
+        model.write().overwrite().save(str(staged / MODEL_DATA))
+        folder = Path(tmp)
+        shutil.copytree(staged / MODEL_DATA, folder / MODEL_DATA)
+        _write_metadata(folder, signature, requirements)
+        mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
+    return str(mlflow.get_artifact_uri(ARTIFACT_PATH))
+
+
+def _write_metadata(folder: Path, signature: Any, requirements: Sequence[str]) -> None:
+    """MLmodel (spark and python_function flavours, the signature) and the environment files."""
+    import pyspark
+    from mlflow import pyfunc
+    from mlflow.models import Model
+
+    mlflow_model = Model(artifact_path=ARTIFACT_PATH)
+    mlflow_model.signature = signature
+    mlflow_model.add_flavor(
+        "spark", pyspark_version=pyspark.__version__, model_data=MODEL_DATA, code=None, model_class=MODEL_CLASS
+    )
+    pyfunc.add_to_model(
+        mlflow_model,
+        loader_module="mlflow.spark",
+        data=MODEL_DATA,
+        conda_env="conda.yaml",
+        python_env="python_env.yaml",
+        code=None,
+    )
+    mlflow_model.save(str(folder / "MLmodel"))
+    python = platform.python_version()
+    (folder / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    conda = {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": list(requirements)}],
+    }
+    (folder / "conda.yaml").write_text(yaml.safe_dump(conda, sort_keys=False), encoding="utf-8")
+    env = {"python": python, "build_dependencies": ["pip"], "dependencies": ["-r requirements.txt"]}
+    (folder / "python_env.yaml").write_text(yaml.safe_dump(env, sort_keys=False), encoding="utf-8")
+
+
+@contextmanager
+def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]:
+    """The PipelineModel behind `models:/<name>@<alias>` and its version, loaded by Spark from the
+    staging folder, which is kept until the block ends (Spark reads some model data lazily, e.g. an
+    Imputer's surrogates when it transforms)."""
+    import mlflow
+    from pyspark.ml import PipelineModel
+
+    from spark_ml.io.registry import version_by_alias
+
+    version = version_by_alias(settings, alias)
+    if version is None:
+        raise ModelRegistryError(
+            f"model {settings.registered_model_name} has no '{alias}' alias yet: run train and promote first"
+        )
+    uri = f"models:/{settings.registered_model_name}/{version.version}"
+    with _staging(settings) as staged:
+        try:
+            with stores(settings):
+                local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staged))
+        except Exception as exc:
+            raise ModelRegistryError(
+                f"could not load {uri} ('{alias}', version {version.version}): {first_line(exc)}"
+            ) from exc
+        data = Path(local) / MODEL_DATA
+        if not data.is_dir():
+            raise ModelRegistryError(f"{uri} holds no Spark ML model: no {MODEL_DATA}/ folder in {version.source}")
+        yield PipelineModel.load(str(data)), version

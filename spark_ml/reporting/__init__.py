@@ -1,0 +1,5 @@
+"""Reporting: the one-page HTML report of a pipeline run, rendered from a Jinja2 template.
+
+Pure rendering from results already computed (no Spark, no storage): the caller writes and logs
+the page. May import: config, errors, jinja2.
+"""

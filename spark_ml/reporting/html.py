@@ -1,0 +1,95 @@
+"""The HTML report of a pipeline run: steps, tables written, data quality, model metrics with
+plots, the promotion decision and drift. Rendered from templates/report.html.j2 with autoescape."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+
+class Write(Protocol):
+    @property
+    def table(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def operation(self) -> str: ...
+
+
+class Quality(Protocol):
+    @property
+    def table(self) -> str: ...
+    @property
+    def check(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def details(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+class StepResult(Protocol):
+    """What the report reads of a task's result."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def metrics(self) -> dict[str, Any]: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def writes(self) -> Sequence[Write]: ...
+    @property
+    def quality(self) -> Sequence[Quality]: ...
+
+
+METRICS = ("auc_roc", "auc_pr", "log_loss", "brier", "precision", "recall", "f1")
+
+
+def render(title: str, results: Sequence[StepResult], images: Mapping[str, bytes], facts: Mapping[str, Any]) -> str:
+    """The report page for the steps of one pipeline run."""
+    from jinja2 import Environment, PackageLoader
+
+    env = Environment(loader=PackageLoader("spark_ml.reporting", "templates"), autoescape=True)
+    env.filters["cell"] = _cell
+    by_task = {r.task: r for r in results}
+    train = by_task.get("train")
+    metrics = (
+        [
+            (
+                n,
+                train.metrics.get(f"validation_{n}"),
+                train.metrics.get(f"test_{n}"),
+                train.metrics.get(f"baseline_test_{n}"),
+            )
+            for n in METRICS
+        ]
+        if train is not None
+        else []
+    )
+    return env.get_template("report.html.j2").render(
+        title=title,
+        facts=facts,
+        steps=results,
+        writes=[w for r in results for w in r.writes],
+        quality=[q for r in results for q in r.quality],
+        train=train,
+        metrics=metrics,
+        images={name: base64.b64encode(data).decode("ascii") for name, data in images.items()},
+        promote=by_task.get("promote"),
+        monitor=by_task.get("monitor"),
+    )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
