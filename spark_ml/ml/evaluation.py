@@ -194,3 +194,45 @@ def evaluate(
         f1=stats.f1,
         curves=_curves(hist, calibration_bins),
     )
+
+
+def constant_score_metrics(
+    rows: int, positives: int, score: float, threshold: float | None = None, calibration_bins: int = 10
+) -> Metrics:
+    """The metrics `evaluate` gives a constant score (the prior-rate baseline) on a set of `rows`
+    with `positives`, from the counts alone, without a pass over the data: every row falls in one
+    score bin; AUC-ROC is 0.5 and AUC-PR the positive rate, as Spark's evaluator computes them for
+    a single score (its precision-recall curve starts at (0, p) and ends at (1, p))."""
+    if rows <= 0 or not 0 <= positives <= rows:
+        raise SparkMLError(f"cannot evaluate a constant score on {rows} rows with {positives} positives")
+    if not 2 <= calibration_bins <= BINS:
+        raise SparkMLError(f"calibration_bins must be between 2 and {BINS}, got {calibration_bins}")
+    p = min(max(score, EPS), 1 - EPS)
+    at = min(max(math.floor(score * BINS), 0), BINS)
+    counts = [0] * (BINS + 1)
+    pos, neg, sums = list(counts), list(counts), [0.0] * (BINS + 1)
+    pos[at], neg[at], sums[at] = positives, rows - positives, score * rows
+    negatives = rows - positives
+    hist = Histogram(
+        tuple(pos),
+        tuple(neg),
+        tuple(sums),
+        -(positives * math.log(p) + negatives * math.log(1 - p)),
+        positives * (score - 1) ** 2 + negatives * score**2,
+    )
+    chosen = best_threshold(hist) if threshold is None else threshold
+    stats = threshold_stats(hist, chosen)
+    both_classes = 0 < positives < rows
+    return Metrics(
+        rows=rows,
+        positive_rate=positives / rows,
+        auc_roc=0.5 if both_classes else math.nan,
+        auc_pr=positives / rows if both_classes else math.nan,
+        log_loss=hist.log_loss_sum / rows,
+        brier=hist.brier_sum / rows,
+        threshold=chosen,
+        precision=stats.precision,
+        recall=stats.recall,
+        f1=stats.f1,
+        curves=_curves(hist, calibration_bins),
+    )

@@ -6,6 +6,8 @@
 
 Reads Jupyter .ipynb files (nbformat, from the `notebook` extra) and Databricks source-format .py
 notebooks. No Spark needed: nothing here imports pyspark.
+
+May import: config, errors, nbformat/nbclient (never pyspark, io, tasks or cli).
 """
 
 from __future__ import annotations

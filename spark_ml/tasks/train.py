@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from spark_ml.config import Settings, TrainSettings, flatten
 from spark_ml.ml import plots
-from spark_ml.ml.evaluation import Metrics, evaluate, positive_probability
+from spark_ml.ml.evaluation import Metrics, constant_score_metrics, evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
 from spark_ml.ml.training import (
     Fitted,
+    SplitCounts,
     check_columns,
     fit_best,
     importances,
@@ -33,7 +33,6 @@ from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.versions import __version__
 
 SCORE = "__p1"
-PRIOR = "__prior"
 
 
 @dataclass(frozen=True)
@@ -144,8 +143,7 @@ def fit_and_evaluate(table: DataFrame, tc: TrainSettings, version: int) -> Train
     train, validation, test = frames
     try:
         fitted = fit_best(train, validation, tc)
-        prior = counts["train"].positives / counts["train"].rows
-        evaluation = _evaluate(fitted, validation, test, prior, tc.calibration_bins)
+        evaluation = _evaluate(fitted, validation, test, counts, tc.calibration_bins)
         kind, values = importances(fitted.model, fitted.model.transform(test.limit(1)))
     finally:
         for frame in frames:
@@ -154,27 +152,28 @@ def fit_and_evaluate(table: DataFrame, tc: TrainSettings, version: int) -> Train
     return Trained(tc.table, version, table, fitted, evaluation, kind, values, example, counts["train"].rows)
 
 
-def _evaluate(fitted: Fitted, validation: DataFrame, test: DataFrame, prior: float, bins: int) -> Evaluation:
-    val_scored, test_scored = _score(fitted.model, validation, prior), _score(fitted.model, test, prior)
+def _evaluate(
+    fitted: Fitted, validation: DataFrame, test: DataFrame, counts: dict[str, SplitCounts], bins: int
+) -> Evaluation:
+    """The model on both windows (Spark, full sets), and the prior-rate baseline, whose metrics
+    follow from each window's counts and the training window's positive rate."""
+    prior = counts["train"].positives / counts["train"].rows
+    val_scored, test_scored = _score(fitted.model, validation), _score(fitted.model, test)
     try:
         val = evaluate(val_scored, LABEL, SCORE, calibration_bins=bins)
-        base_val = evaluate(val_scored, LABEL, PRIOR, calibration_bins=bins)
-        return Evaluation(
-            validation=val,
-            test=evaluate(test_scored, LABEL, SCORE, threshold=val.threshold, calibration_bins=bins),
-            baseline_validation=base_val,
-            baseline_test=evaluate(test_scored, LABEL, PRIOR, threshold=base_val.threshold, calibration_bins=bins),
-        )
+        test_metrics = evaluate(test_scored, LABEL, SCORE, threshold=val.threshold, calibration_bins=bins)
     finally:
         val_scored.unpersist()
         test_scored.unpersist()
+    v, t = counts["validation"], counts["test"]
+    base_val = constant_score_metrics(v.rows, v.positives, prior, calibration_bins=bins)
+    base_test = constant_score_metrics(t.rows, t.positives, prior, base_val.threshold, calibration_bins=bins)
+    return Evaluation(val, test_metrics, base_val, base_test)
 
 
-def _score(model: Any, frame: DataFrame, prior: float) -> DataFrame:
-    """Label, model probability of class 1 and the prior-rate baseline score; cached (small)."""
-    scored: DataFrame = model.transform(frame).select(
-        LABEL, positive_probability().alias(SCORE), F.lit(prior).alias(PRIOR)
-    )
+def _score(model: Any, frame: DataFrame) -> DataFrame:
+    """Label and model probability of class 1; cached (two columns of one window)."""
+    scored: DataFrame = model.transform(frame).select(LABEL, positive_probability().alias(SCORE))
     return scored.persist()
 
 

@@ -1,1 +1,5 @@
-"""Pure, domain-free DataFrame -> DataFrame helpers that chain with DataFrame.transform."""
+"""Pure, domain-free DataFrame -> DataFrame and Column -> Column helpers that chain with
+`DataFrame.transform`: CSV parsing, time, as-of joins, rolling windows, de-duplication.
+
+May import: config, errors, pyspark (nothing else of spark_ml).
+"""

@@ -19,10 +19,15 @@ def require_columns(df: DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def dedupe_latest(df: DataFrame, keys: Sequence[str], order_by: Sequence[Column]) -> DataFrame:
-    """One row per `keys`: the first by `order_by` (e.g. the latest ingested). Rows with null keys
-    are kept as they are (they cannot be duplicates of anything known)."""
+    """One row per `keys`: the first by `order_by` (e.g. the latest ingested), ties broken by the
+    values of every other column, so the winner depends on the rows only, never on their order in
+    the input. Rows with null keys are kept as they are (they cannot be duplicates of anything known)."""
     require_columns(df, keys, "dedupe_latest input")
-    window = Window.partitionBy(*keys).orderBy(*order_by)
+    orderable = [c for c, kind in df.dtypes if c not in keys and not kind.startswith("map")]
+    ties = [F.col(c).desc_nulls_last() for c in orderable]
+    window = (
+        Window.partitionBy(*keys).orderBy(*order_by, *ties).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
     has_key = F.lit(True)
     for key in keys:
         has_key = has_key & F.col(key).isNotNull()

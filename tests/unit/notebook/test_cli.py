@@ -154,7 +154,9 @@ def test_the_projects_own_notebooks_pass(capsys: pytest.CaptureFixture[str], tmp
     """Whatever notebooks/ holds (nothing yet is fine) passes the check with the project's config."""
     folder = REPO / "notebooks"
     notebooks = discover([folder]) if folder.is_dir() else []
-    report = check_paths(notebooks, CheckConfig.from_settings(load_settings("local", CONF).section("notebook", NotebookSettings)))
+    report = check_paths(
+        notebooks, CheckConfig.from_settings(load_settings("local", CONF).section("notebook", NotebookSettings))
+    )
     assert report.notebooks == tuple(str(p) for p in notebooks)
     assert [f.text() for f in report.findings] == []
     target = folder if folder.is_dir() else tmp_path  # no notebooks/ yet: the same check of an empty folder
