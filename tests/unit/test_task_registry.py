@@ -95,12 +95,19 @@ def test_each_bundle_job_runs_a_task_after_the_tasks_whose_tables_it_reads(path:
     cfg = load_settings("databricks", CONF)
     for job in yaml.safe_load(path.read_text())["resources"]["jobs"].values():
         after = {t["task_key"]: {d["task_key"] for d in t.get("depends_on", [])} for t in job["tasks"]}
-
-        def upstream(key: str, seen: frozenset[str] = frozenset()) -> set[str]:
-            direct = after[key]
-            return set(direct).union(*(upstream(d, seen | {key}) for d in direct if d not in seen))
-
         writers = {table: key for key in after for table in get_task(key).writes(cfg)}
         for key in after:
             needed = {writers[t] for t in get_task(key).reads(cfg) if t in writers and writers[t] != key}
-            assert needed <= upstream(key), f"{path.name}: {key} reads tables of {needed - upstream(key)}"
+            assert needed <= _upstream(after, key), f"{path.name}: {key} reads tables of {needed}"
+
+
+def _upstream(after: dict[str, set[str]], key: str) -> set[str]:
+    """Every task `key` runs after, directly or through others."""
+    found: set[str] = set()
+    todo = list(after[key])
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(after[name])
+    return found
