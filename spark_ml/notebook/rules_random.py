@@ -193,7 +193,7 @@ def _judge_function(call: _Call, path: str) -> Hit | None:
         return _hit(
             call,
             f"`{_snippet(node)}` has no seed: every run gives each row another value",
-            f"pass a seed: {function}(seed=42)",
+            f"pass a seed: {ast.unparse(node.func)}(seed=42)",
         )
     if (module == NUMPY_RANDOM and function in NUMPY_GENERATORS) or path == "random.Random":
         if keyword is True or (keyword is None and _has_value(node.args[:1])):
@@ -201,7 +201,7 @@ def _judge_function(call: _Call, path: str) -> Hit | None:
         return _hit(
             call,
             f"`{_snippet(node)}` creates a generator without a seed: every run draws other numbers",
-            f"pass a seed: {function}(42)",
+            f"pass a seed: {ast.unparse(node.func)}(42)",
         )
     if module.split(".")[0] == "sklearn":
         if keyword is False:
