@@ -16,7 +16,7 @@ import pytest
 from spark_ml import __version__, cli
 from spark_ml.notebook.checker import check_paths
 from spark_ml.notebook.rules import RULES
-from spark_ml.notebook.sarif import SARIF_SCHEMA, artifact_uri
+from spark_ml.notebook.sarif import SARIF_SCHEMA, artifact_uri, information_uri
 from tests.unit.notebook.fixture_spec import FIXTURES_DIR
 
 OASIS_SCHEMA_ID = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -161,3 +161,13 @@ def test_a_clean_run_has_no_results_and_exits_0(capsys: pytest.CaptureFixture[st
     assert code == 0
     assert log["runs"][0]["results"] == []
     assert log["runs"][0]["invocations"][0]["exitCode"] == 0
+
+
+def test_information_uri_comes_from_the_package_metadata(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, log = sarif(capsys, FIXTURES_DIR / "nb101_in_order.ipynb")
+    assert log["runs"][0]["tool"]["driver"].get("informationUri") == information_uri()  # None: no url in setup.cfg
+    monkeypatch.setattr("spark_ml.notebook.sarif.information_uri", lambda: "https://example.com/spark-ml")
+    _, log = sarif(capsys, FIXTURES_DIR / "nb101_in_order.ipynb")
+    assert log["runs"][0]["tool"]["driver"]["informationUri"] == "https://example.com/spark-ml"
