@@ -75,6 +75,12 @@ class Report:
             lines.append(f"{checked}: {total} finding{'s' if total != 1 else ''} ({counts}); {gate}")
         return "\n".join(lines) + "\n"
 
+    def to_sarif(self, cwd: Path | None = None) -> str:
+        """SARIF 2.1.0 (see spark_ml.notebook.sarif); locations relative to `cwd` (default: the current directory)."""
+        from spark_ml.notebook.sarif import to_sarif
+
+        return to_sarif(self.findings, self.exit_code, cwd)
+
     def to_json(self) -> str:
         data: dict[str, Any] = {
             "notebooks": list(self.notebooks),
@@ -118,9 +124,12 @@ def check_file(path: Path, config: CheckConfig = CheckConfig()) -> list[Finding]
     return check_notebook(notebook, config)
 
 
-def check_paths(paths: Iterable[str | Path], config: CheckConfig = CheckConfig()) -> Report:
-    """Check files and folders; ConfigError naming the path when one does not exist or is not a notebook."""
-    files = discover(paths)
+def check_paths(
+    paths: Iterable[str | Path], config: CheckConfig = CheckConfig(), *, skip_non_notebooks: bool = False
+) -> Report:
+    """Check files and folders; ConfigError naming the path when one does not exist or is not a notebook
+    (with `skip_non_notebooks`, files named directly that are not notebooks are left out instead)."""
+    files = discover(paths, skip_non_notebooks=skip_non_notebooks)
     findings: list[Finding] = []
     for path in files:
         findings.extend(check_file(path, config))

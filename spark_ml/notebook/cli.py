@@ -33,7 +33,18 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Report hidden state, code that belongs in the package and production smells.",
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="notebook files or folders")
-    check.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    check.add_argument(
+        "--format",
+        choices=["text", "json", "sarif"],
+        default="text",
+        help="output format (default text; sarif: SARIF 2.1.0 for code scanning)",
+    )
+    check.add_argument(
+        "--skip-non-notebooks",
+        action="store_true",
+        help="leave out files named on the command line that are not notebooks (plain .py files), as pre-commit "
+        "passes every staged .py file",
+    )
     check.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -59,8 +70,10 @@ def run(args: argparse.Namespace, config: Settings) -> int:
     spark_ml.cli's `guarded` to report."""
     settings = config.section("notebook", NotebookSettings)
     if args.notebook_command == "check":
-        report = check_paths(args.paths, CheckConfig.from_settings(settings, args.fail_on))
-        sys.stdout.write(report.to_json() if args.format == "json" else report.text())
+        config = CheckConfig.from_settings(settings, args.fail_on)
+        report = check_paths(args.paths, config, skip_non_notebooks=args.skip_non_notebooks)
+        formats = {"json": report.to_json, "sarif": report.to_sarif, "text": report.text}
+        sys.stdout.write(formats[args.format]())
         return report.exit_code
     if args.notebook_command == "run":
         timeout = args.timeout if args.timeout is not None else settings.cell_timeout_seconds

@@ -58,8 +58,11 @@ def is_notebook(path: Path) -> bool:
     return path.suffix == ".ipynb" or is_databricks_source(path)
 
 
-def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Notebook files named directly or found under folders (hidden folders and checkpoints skipped)."""
+def discover(paths: Iterable[str | Path], *, skip_non_notebooks: bool = False) -> list[Path]:
+    """Notebook files named directly or found under folders (hidden folders and checkpoints skipped).
+
+    A file named directly that is not a notebook is a ConfigError, or left out with `skip_non_notebooks`
+    (what a pre-commit hook needs: it is handed every staged .py file)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -69,7 +72,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
             found.extend(_walk(path))
         elif is_notebook(path):
             found.append(path)
-        else:
+        elif not skip_non_notebooks:
             raise ConfigError(
                 f"{raw} is not a notebook: expected a .ipynb file or a .py file whose first line is "
                 f"'{DATABRICKS_HEADER}'"

@@ -10,7 +10,15 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 
 from spark_ml.errors import ConfigError
-from spark_ml.notebook import rules_code, rules_execution, rules_secrets, rules_smells, rules_state
+from spark_ml.notebook import (
+    rules_code,
+    rules_execution,
+    rules_names,
+    rules_random,
+    rules_secrets,
+    rules_smells,
+    rules_state,
+)
 from spark_ml.notebook.analysis import Context
 from spark_ml.notebook.model import Hit, RuleInfo, Severity
 
@@ -23,6 +31,7 @@ RULES: dict[str, RuleInfo] = {
         RuleInfo("NB102", "skipped-cell", "error", "a cell never ran but cells below it did"),
         RuleInfo("NB103", "cell-run-more-than-once", "warning", "execution counts skip numbers: cells were re-run"),
         RuleInfo("NB201", "used-before-defined", "error", "a name is used above the cell that defines it"),
+        RuleInfo("NB202", "undefined-name", "error", "a name is read that no cell defines, imports or is given"),
         RuleInfo("NB301", "function-reads-globals", "warning", "a function, lambda or class reads notebook variables"),
         RuleInfo(
             "NB302",
@@ -36,6 +45,7 @@ RULES: dict[str, RuleInfo] = {
         RuleInfo("NB502", "hard-coded-secret", "error", "a token, password or key is written in the notebook"),
         RuleInfo("NB503", "absolute-path", "warning", "an absolute workspace, home or local path"),
         RuleInfo("NB504", "run-magic", "warning", "%run pulls another notebook's globals into this one"),
+        RuleInfo("NB505", "unseeded-randomness", "warning", "random splits, samples or numbers without a seed"),
     )
 }
 _BY_NAME = {rule.name: rule.id for rule in RULES.values()}
@@ -67,6 +77,7 @@ def resolve_severities(overrides: Mapping[str, Severity], setting: str) -> dict[
 CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"NB101", "NB102", "NB103"}), rules_execution.check_execution),
     (frozenset({"NB201"}), rules_state.check_used_before_defined),
+    (frozenset({"NB202"}), rules_names.check_undefined_names),
     (frozenset({"NB301"}), rules_state.check_functions_read_globals),
     (frozenset({"NB302"}), rules_state.check_reassigned),
     (frozenset({"NB401"}), rules_code.check_long_definitions),
@@ -75,4 +86,5 @@ CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"NB502"}), rules_secrets.check_secrets),
     (frozenset({"NB503"}), rules_smells.check_paths),
     (frozenset({"NB504"}), rules_smells.check_run_magic),
+    (frozenset({"NB505"}), rules_random.check_randomness),
 )

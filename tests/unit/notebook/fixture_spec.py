@@ -153,6 +153,100 @@ FIXTURES: dict[str, list[Spec]] = {
         code("%run ./shared/setup"),
         code('result = dbutils.notebook.run("./shared/setup", 60)'),
     ],
+    # NB202: `carriers` (cell 3) and `threshold` (read by is_late, cell 4) are defined by no cell: they
+    # lived only in the kernel that ran this. Near misses: Databricks globals (spark, display),
+    # attribute and keyword names, a parameter.
+    "nb202_undefined_name": [
+        md("# Undefined names"),
+        code('from pyspark.sql import functions as F\n\nflights = spark.table("bronze.flights")'),
+        code('late = flights.join(carriers, "carrier", how="left")'),
+        code('def is_late(df):\n    return df.filter(F.col("arr_delay") > threshold)'),
+        code("display(is_late(late))"),
+    ],
+    # ... and after the fix: carriers loaded, threshold a parameter.
+    "nb202_undefined_name_fixed": [
+        md("# Undefined names"),
+        code(
+            "from pyspark.sql import functions as F\n\n"
+            'flights = spark.table("bronze.flights")\ncarriers = spark.table("bronze.carriers")'
+        ),
+        code('late = flights.join(carriers, "carrier", how="left")'),
+        code('def is_late(df, threshold):\n    return df.filter(F.col("arr_delay") > threshold)'),
+        code("display(is_late(late, 15))"),
+    ],
+    # NB202 near misses, all clean: what Databricks and IPython put in every notebook, attribute names,
+    # keyword names, lambda and comprehension variables, except-as, walrus, a guarded read.
+    "nb202_notebook_globals": [
+        md("# Names the notebook is given"),
+        code(
+            "from pyspark.sql import functions as F\n\n"
+            'flights = spark.table("bronze.flights")\n'
+            "display(flights.limit(10))\n"
+            'displayHTML("<b>flights</b>")\n'
+            "print(sc.version, sqlContext, spark.version)\n"
+            'env = dbutils.widgets.get("env")\n'
+            'carriers = table("bronze.carriers")\n'
+            'one = sql("SELECT 1 AS one")\n'
+            'run_date = getArgument("run_date")'
+        ),
+        code(
+            "by_carrier = (\n"
+            '    flights.groupBy("carrier")\n'
+            '    .agg(F.count(F.lit(1)).alias("flights"), F.avg("arr_delay").alias("mean_delay"))\n'
+            '    .orderBy(F.desc("flights"))\n'
+            ")\n"
+            "by_carrier.show(n=5, truncate=False, vertical=False)\n"
+            'options = dict(header=True, inferSchema=True, title="flights")'
+        ),
+        code(
+            'names = sorted(["AA", "B6"], key=lambda code: code.lower())\n'
+            "pairs = {code: len(code) for code in names if (size := len(code)) > 1}\n"
+            "try:\n"
+            "    ratio = 1 / size\n"
+            "except ZeroDivisionError as error:\n"
+            "    print(error)\n"
+            "try:\n"
+            "    previous = last_run\n"
+            "except NameError:\n"
+            "    previous = None"
+        ),
+    ],
+    # NB505: a split, a sample, an ordering by rand(), NumPy's global generator, an unseeded
+    # default_rng and the random module, none seeded. Near misses in cell 7: a seeded generator,
+    # sampleBy with a seed, a variable named `sample`.
+    "nb505_unseeded_randomness": [
+        md("# Randomness without a seed"),
+        code(
+            "import random\n\nimport numpy as np\nfrom pyspark.sql import functions as F\n\n"
+            'flights = spark.table("silver.flights")'
+        ),
+        code("train, test = flights.randomSplit([0.8, 0.2])"),
+        code("preview = flights.sample(fraction=0.01)\nshuffled = flights.orderBy(F.rand())"),
+        code("noise = np.random.normal(0, 1, 100)\nrng = np.random.default_rng()"),
+        code('pick = random.choice(["JFK", "LGA", "EWR"])'),
+        code(
+            "seeded = np.random.default_rng(42).normal(0, 1, 3)\n"
+            'balanced = flights.sampleBy("carrier", {"AA": 0.1}, seed=7)\n'
+            "sample = flights.limit(5)"
+        ),
+    ],
+    # ... and after the fix: every source of randomness seeded.
+    "nb505_unseeded_randomness_fixed": [
+        md("# Randomness without a seed"),
+        code(
+            "import random\n\nimport numpy as np\nfrom pyspark.sql import functions as F\n\n"
+            'flights = spark.table("silver.flights")'
+        ),
+        code("train, test = flights.randomSplit([0.8, 0.2], seed=42)"),
+        code("preview = flights.sample(fraction=0.01, seed=42)\nshuffled = flights.orderBy(F.rand(seed=42))"),
+        code("rng = np.random.default_rng(42)\nnoise = rng.normal(0, 1, 100)"),
+        code('pick = random.Random(42).choice(["JFK", "LGA", "EWR"])'),
+        code(
+            "seeded = np.random.default_rng(42).normal(0, 1, 3)\n"
+            'balanced = flights.sampleBy("carrier", {"AA": 0.1}, seed=7)\n'
+            "sample = flights.limit(5)"
+        ),
+    ],
     # Acceptance: saved after running cells out of order, with a function reading a global DataFrame.
     "acceptance_late_flights": [
         md("# Late flights"),
@@ -170,6 +264,64 @@ FIXTURES: dict[str, list[Spec]] = {
         code("late = late_flights(flights, 15)\nlate.head()", 4),
     ],
 }
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A real problem in a fixture (ground truth): the rule whose concern it is, where it is."""
+
+    rule: str
+    cell: int
+    line: int
+    jupyter_only: bool = False
+    """Visible only in the .ipynb file (saved execution counts)."""
+
+
+def _jupyter(rule: str, cell: int, line: int) -> Issue:
+    return Issue(rule, cell, line, jupyter_only=True)
+
+
+# What each fixture really contains, independent of any tool: the rule tests assert these, and
+# benchmarks/notebooks.py judges every tool's findings against them (anything else is a false positive).
+# Names that Databricks provides (spark, dbutils, display...) are defined: the fixtures are Databricks
+# notebooks. NB402 needs the stand-in package (tests/fixtures/notebooks/package/flights_pkg) as package root.
+EXPECTED: dict[str, list[Issue]] = {
+    "nb101_out_of_order": [_jupyter("NB101", 4, 1)],
+    "nb101_in_order": [],
+    "nb102_skipped": [_jupyter("NB102", 3, 1)],
+    "nb102_last_not_run": [],
+    "nb103_rerun": [_jupyter("NB103", 4, 1)],
+    "nb103_clean": [],
+    "nb201_used_before_defined": [Issue("NB201", 2, 1)],
+    "nb202_undefined_name": [Issue("NB202", 3, 1), Issue("NB202", 4, 2)],
+    "nb202_undefined_name_fixed": [],
+    "nb202_notebook_globals": [],
+    "nb301_function_reads_globals": [Issue("NB301", 3, 1), Issue("NB301", 5, 1), Issue("NB301", 6, 2)],
+    "nb302_reassigned": [Issue("NB302", 3, 1)],
+    "nb401_long_definition": [Issue("NB401", 2, 1)],
+    "nb402_duplicates_package": [Issue("NB402", 3, 1)],
+    "nb501_unbounded_collect": [Issue("NB501", 3, 1), Issue("NB501", 5, 1)],
+    "nb502_hard_coded_secret": [Issue("NB502", 2, 1), Issue("NB502", 3, 1)],
+    "nb503_absolute_path": [Issue("NB503", 2, 1), Issue("NB503", 3, 1)],
+    "nb504_run_magic": [Issue("NB504", 2, 1)],
+    "nb505_unseeded_randomness": [
+        Issue("NB505", 3, 1),
+        Issue("NB505", 4, 1),
+        Issue("NB505", 4, 2),
+        Issue("NB505", 5, 1),
+        Issue("NB505", 5, 2),
+        Issue("NB505", 6, 1),
+    ],
+    "nb505_unseeded_randomness_fixed": [],
+    "acceptance_late_flights": [Issue("NB201", 3, 1), _jupyter("NB101", 4, 1), Issue("NB301", 5, 1)],
+    "acceptance_late_flights_fixed": [],
+}
+
+
+def expected(name: str, fmt: str) -> list[tuple[str, int, int]]:
+    """(rule, cell, line) of the fixture's real problems as one file format shows them, sorted by cell."""
+    issues = [i for i in EXPECTED[name] if fmt == "ipynb" or not i.jupyter_only]
+    return sorted((i.rule, i.cell, i.line) for i in issues)
 
 
 def jupyter_text(cells: list[Spec]) -> str:

@@ -63,7 +63,10 @@ def test_nested_functions_and_classes_are_named() -> None:
 
 
 def test_allowed_globals_and_constants_are_not_reported() -> None:
-    sources = ("spark = make_session()\nMAX_ROWS = 10", "def load():\n    return spark.table('t').limit(MAX_ROWS)")
+    sources = (
+        "from helpers import make_session\n\nspark = make_session()\nMAX_ROWS = 10",
+        "def load():\n    return spark.table('t').limit(MAX_ROWS)",
+    )
     assert [f.rule for f in check(*sources)] == ["NB301"]
     allowed = CheckConfig(options=Options(allowed_globals=frozenset({"spark"})))
     assert check(*sources, config=allowed) == []
@@ -128,7 +131,8 @@ def test_secrets_in_magics_and_other_language_cells() -> None:
 
 def test_lambdas_run_on_the_spot_are_top_level_code_but_stored_or_udf_lambdas_are_not() -> None:
     found = check(
-        "rates = {'a': 1}\nfactor = 2",
+        "import pandas as pd\nfrom pyspark.sql import functions as F\n\n"
+        "rates = {'a': 1}\nfactor = 2\npdf = pd.DataFrame()",
         "top = sorted(rates, key=lambda k: rates[k])\nscaled = pdf.apply(lambda r: r * factor)",
         "is_big = F.udf(lambda x: x > factor)\nscale = lambda x: x * factor",
         "def fn(xs):\n    return sorted(xs, key=lambda k: rates[k])",

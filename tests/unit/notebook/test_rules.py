@@ -7,7 +7,7 @@ import pytest
 from spark_ml.notebook.analysis import Options
 from spark_ml.notebook.checker import CheckConfig
 from tests.unit.notebook.conftest import FIXTURE_PACKAGE, findings_for, where
-from tests.unit.notebook.fixture_spec import FIXTURES_DIR
+from tests.unit.notebook.fixture_spec import EXPECTED, FIXTURES_DIR, expected
 
 FORMATS = ["ipynb", "py"]
 
@@ -132,10 +132,67 @@ def test_nb504_run_magic(fmt: str) -> None:
     assert found[0].message.startswith("`%run ./shared/setup`")
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nb202_names_no_cell_defines(fmt: str) -> None:
+    found = findings_for(FIXTURES_DIR / f"nb202_undefined_name.{fmt}")
+    assert where(found) == [("NB202", 3, 1), ("NB202", 4, 2)]
+    carriers, threshold = found
+    assert carriers.message.startswith("`carriers` is read in cell 3 but no cell defines or imports it")
+    assert "a fresh top-to-bottom run raises NameError" in carriers.message
+    assert threshold.message.startswith("`threshold` is read by `is_late` in cell 4")
+    assert "calling it in a fresh kernel raises NameError" in threshold.message
+    assert carriers.severity == "error"
+    # near misses in the same notebook: spark, display, F.col, how=, the parameter df
+    assert not any(n in carriers.message + threshold.message for n in ("`spark`", "`display`", "`how`", "`df`"))
+
+
+@pytest.mark.parametrize("name", ["nb202_undefined_name_fixed", "nb202_notebook_globals"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nb202_fixed_notebook_and_notebook_globals_are_clean(name: str, fmt: str) -> None:
+    assert [f.text() for f in findings_for(FIXTURES_DIR / f"{name}.{fmt}")] == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nb505_randomness_without_a_seed(fmt: str) -> None:
+    found = findings_for(FIXTURES_DIR / f"nb505_unseeded_randomness.{fmt}")
+    assert where(found) == [
+        ("NB505", 3, 1),
+        ("NB505", 4, 1),
+        ("NB505", 4, 2),
+        ("NB505", 5, 1),
+        ("NB505", 5, 2),
+        ("NB505", 6, 1),
+    ]
+    split, sample, rand, numpy, rng, stdlib = (f.message for f in found)
+    assert split.startswith("`flights.randomSplit([0.8, 0.2])` has no seed")
+    assert sample.startswith("`flights.sample(fraction=0.01)` has no seed")
+    assert rand.startswith("`F.rand()` has no seed")
+    assert found[2].fix == "pass a seed: F.rand(seed=42)"
+    assert numpy.startswith("`np.random.normal(0, 1, 100)` draws from NumPy's global generator")
+    assert rng.startswith("`np.random.default_rng()` creates a generator without a seed")
+    assert stdlib.startswith("`random.choice(['JFK', 'LGA', 'EWR'])` draws from the random module's global generator")
+    assert {f.severity for f in found} == {"warning"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nb505_fixed_notebook_is_clean(fmt: str) -> None:
+    assert [f.text() for f in findings_for(FIXTURES_DIR / f"nb505_unseeded_randomness_fixed.{fmt}")] == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_fixture_reports_exactly_its_ground_truth(name: str, fmt: str) -> None:
+    """EXPECTED is also what benchmarks/notebooks.py judges every tool against: no more, no less."""
+    found = findings_for(FIXTURES_DIR / f"{name}.{fmt}")
+    assert sorted(where(found)) == expected(name, fmt)
+
+
 @pytest.mark.parametrize(
     "name",
     [
         "nb201_used_before_defined",
+        "nb202_undefined_name",
+        "nb505_unseeded_randomness",
         "nb301_function_reads_globals",
         "nb302_reassigned",
         "nb401_long_definition",
@@ -158,6 +215,9 @@ def test_both_formats_give_the_same_findings(name: str) -> None:
 
 
 def test_each_rule_fixture_reports_only_its_own_rule() -> None:
-    for path in sorted(FIXTURES_DIR.glob("nb[2-5]*.ipynb")):
+    clean = {"nb202_undefined_name_fixed", "nb202_notebook_globals", "nb505_unseeded_randomness_fixed"}
+    paths = sorted(FIXTURES_DIR.glob("nb[2-5]*.ipynb"))
+    assert clean <= {p.stem for p in paths}
+    for path in paths:
         rule = "NB" + path.stem[2:5]
-        assert {f.rule for f in findings_for(path)} == {rule}, path.name
+        assert {f.rule for f in findings_for(path)} == (set() if path.stem in clean else {rule}), path.name
