@@ -65,10 +65,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's kernelspec, else python3)")
 
 
-def run(args: argparse.Namespace, config: Settings) -> int:
+def run(args: argparse.Namespace, loaded: Settings) -> int:
     """Dispatch `spark-ml notebook ...` with the loaded configuration; errors are raised for
     spark_ml.cli's `guarded` to report."""
-    settings = config.section("notebook", NotebookSettings)
+    settings = loaded.section("notebook", NotebookSettings)
     if args.notebook_command == "check":
         config = CheckConfig.from_settings(settings, args.fail_on)
         report = check_paths(args.paths, config, skip_non_notebooks=args.skip_non_notebooks)
