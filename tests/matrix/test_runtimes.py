@@ -1,0 +1,238 @@
+"""`make test-runtimes`: the built wheel on every runtime the bundle targets, end to end.
+
+For each runtime: a venv of its own (kept between runs while its pins do not change) with the wheel
+and exactly the runtime's pins; from a folder with no checkout, the demo data landed on a slice and
+the pipeline run (on Spark Connect: every task of the serverless job as its own process, as the
+job runs them); then every table and the model's numbers compared with the reference runtime's.
+
+Tables must be equal (row counts and a digest of every row). Model numbers (metrics, predictions,
+drift) must agree within TOLERANCE: logistic regression fitted by L-BFGS on equal data converges to
+the same optimum on every Spark version, but its gradient is a sum over partitions added in task
+completion order, and Spark 3.5 and 4.x differ in their floating-point aggregation code; measured
+differences are below 1e-9 (see docs/runtimes.md), the tolerance leaves a margin of three orders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import connect_server, serverless_job
+from tests.helpers import REPO
+from tests.matrix.runtimes import REFERENCE, RUNTIMES, Runtime
+
+pytestmark = [pytest.mark.runtimes, pytest.mark.slow]
+
+ROWS_PER_MONTH = 300
+STEPS = "[ingest, silver, features, train, promote, score, monitor]"
+TRAIN = ["--set", "train.estimator=logistic_regression", "--set", "train.params={maxIter: 30, regParam: 0.01}"]
+TOLERANCE = 1e-6
+FINGERPRINT = Path(__file__).with_name("fingerprint.py")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SPARK_ML_CI_CACHE", Path.home() / ".cache" / "spark-ml-ci")) / "runtimes"
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("*.whl")
+    return built
+
+
+def _requirements(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        return "\n".join(line for line in zf.read(meta).decode().splitlines() if line.startswith("Requires-Dist"))
+
+
+@dataclass
+class Venv:
+    runtime: Runtime
+    path: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.path / "bin"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_", "VIRTUAL_ENV", "PYTHON"))}
+        return {**env, "PATH": f"{self.bin}:{env.get('PATH', '')}", "PYSPARK_PYTHON": str(self.bin / "python")}
+
+    def run(self, workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(a) for a in args], cwd=workdir, env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
+
+
+def install(runtime: Runtime, wheel: Path) -> tuple[Venv, float]:
+    """The runtime's venv with the wheel and the pins; created when missing, else brought up to date."""
+    started = time.perf_counter()
+    path = cache_dir() / f"{runtime.name}-{runtime.key(_requirements(wheel))}"
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+    if not (path / "bin" / "python").exists():
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(path)], check=True)
+    subprocess.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(path / "bin" / "python"),
+            "--reinstall-package",
+            "spark-ml",
+            f"{wheel}[{runtime.extras}]",
+            *runtime.pins,
+        ],
+        check=True,
+        timeout=1800,
+    )
+    return Venv(runtime, path), time.perf_counter() - started
+
+
+@dataclass
+class Outcome:
+    runtime: Runtime
+    versions: dict[str, str]
+    install_s: float
+    pipeline_s: float
+    fingerprint: dict[str, Any]
+
+
+OUTCOMES: dict[str, Outcome] = {}
+
+
+def _check(result: subprocess.CompletedProcess[str], what: str, allowed: tuple[int, ...] = (0,)) -> None:
+    if result.returncode not in allowed:
+        raise AssertionError(f"{what} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+
+
+def _versions(venv: Venv, workdir: Path) -> dict[str, str]:
+    code = (
+        "import json; from importlib.metadata import version as v; "
+        "print(json.dumps({n: v(n) for n in ('pyspark', 'delta-spark', 'mlflow', 'SQLAlchemy', 'pandas', 'spark-ml')}))"
+    )
+    result = venv.run(workdir, venv.bin / "python", "-c", code)
+    _check(result, "version probe")
+    return dict(json.loads(result.stdout))
+
+
+def run_pipeline(venv: Venv, workdir: Path) -> float:
+    """Land a slice and run the pipeline: one `spark-ml pipeline` on a classic session, or every
+    task of the serverless job as its own process against a Spark Connect server."""
+    root = workdir / "lakehouse"
+    common = ["--set", f"lakehouse.root={root}", *TRAIN]
+    landed = venv.run(
+        workdir, venv.bin / "spark-ml", "land-demo-data", "--rows-per-month", str(ROWS_PER_MONTH), *common
+    )
+    _check(landed, "spark-ml land-demo-data")
+    started = time.perf_counter()
+    if not venv.runtime.connect:
+        ran = venv.run(workdir, venv.bin / "spark-ml", "pipeline", *common, "--set", f"pipeline.steps={STEPS}")
+        _check(ran, "spark-ml pipeline")
+        return time.perf_counter() - started
+    with _connect_server(venv, workdir) as server:
+        for script, arguments in serverless_job.local_commands(str(root), server.url, TRAIN):
+            ran = venv.run(workdir, venv.bin / script, *arguments)
+            _check(ran, f"{script} over Spark Connect", allowed=(0, 3) if script == "spark-ml-monitor" else (0,))
+    return time.perf_counter() - started
+
+
+@contextmanager
+def _connect_server(venv: Venv, workdir: Path) -> Iterator[connect_server.ConnectServer]:
+    """A Spark Connect server of the runtime's own pyspark, with the Delta jars it resolves."""
+    spark_home = venv.run(
+        workdir, venv.bin / "python", "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
+    )
+    _check(spark_home, "pyspark location")
+    submit_args = venv.run(workdir, venv.bin / "spark-ml", "spark-submit-args")
+    _check(submit_args, "spark-ml spark-submit-args")
+    arguments = submit_args.stdout.split()
+    package = arguments[arguments.index("--packages") + 1]
+    server = connect_server.start(
+        Path(spark_home.stdout.strip()), package, workdir / "server", str(venv.bin / "python")
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fingerprint(venv: Venv, workdir: Path) -> dict[str, Any]:
+    result = venv.run(workdir, venv.bin / "python", FINGERPRINT, str(workdir / "lakehouse"), *TRAIN)
+    _check(result, "fingerprint")
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def differences(reference: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """What differs: tables by name, rows and digest; model numbers beyond TOLERANCE."""
+    found = []
+    ref_tables, tables = reference["tables"], other["tables"]
+    if set(ref_tables) != set(tables):
+        found.append(f"tables {sorted(set(ref_tables) ^ set(tables))} exist in one run only")
+    for name in sorted(set(ref_tables) & set(tables)):
+        if ref_tables[name] != tables[name]:
+            got, want = tables[name], ref_tables[name]
+            found.append(f"{name}: {got['rows']} rows {got['digest']}, reference {want['rows']} rows {want['digest']}")
+    ref_model, model = reference["model"], other["model"]
+    for part in ("metrics", "predictions", "monitoring"):
+        if set(ref_model[part]) != set(model[part]):
+            found.append(f"{part}: different keys")
+            continue
+        worst = (
+            max((abs(model[part][k] - ref_model[part][k]), k) for k in ref_model[part])
+            if ref_model[part]
+            else (0.0, "")
+        )
+        if worst[0] > TOLERANCE:
+            found.append(f"{part}: {worst[1]} differs by {worst[0]:.3g} (tolerance {TOLERANCE:g})")
+    if model["overall_status"] != ref_model["overall_status"]:
+        found.append(f"drift status {model['overall_status']} vs {ref_model['overall_status']}")
+    return found
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES, ids=lambda r: r.name)
+def test_the_pipeline_on_each_runtime_matches_the_reference(
+    runtime: Runtime, wheel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    venv, install_s = install(runtime, wheel)
+    workdir = tmp_path_factory.mktemp(runtime.name)
+    assert not (workdir / ".git").exists()
+    assert not (workdir / "spark_ml").exists()
+    versions = _versions(venv, workdir)
+    pipeline_s = run_pipeline(venv, workdir)
+    outcome = Outcome(runtime, versions, install_s, pipeline_s, fingerprint(venv, workdir))
+    OUTCOMES[runtime.name] = outcome
+    print(
+        f"\n{runtime.title}: pyspark {versions['pyspark']}, delta-spark {versions['delta-spark']}, "
+        f"mlflow {versions['mlflow']}; venv {install_s:.1f} s, pipeline {pipeline_s:.1f} s"
+    )
+    if runtime is REFERENCE:
+        assert len(outcome.fingerprint["tables"]) >= 15
+        assert outcome.fingerprint["model"]["metrics"]["test_auc_roc"] > 0.55
+        return
+    reference = OUTCOMES.get(REFERENCE.name)
+    assert reference is not None, f"the reference runtime {REFERENCE.name} did not run first"
+    assert differences(reference.fingerprint, outcome.fingerprint) == []
+    auc, ref_auc = (o.fingerprint["model"]["metrics"]["test_auc_roc"] for o in (outcome, reference))
+    print(f"  every table equal; test AUC-ROC {auc:.6f} vs {ref_auc:.6f} (difference {abs(auc - ref_auc):.2g})")
