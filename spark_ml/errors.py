@@ -1,10 +1,14 @@
-"""Exceptions of spark_ml: one root, a few specific kinds, each with the exit code the CLI uses.
+"""Exceptions of spark_ml: one root, a few specific kinds, each with the exit code the CLI uses;
+and how errors of Spark and Delta are told apart (by their error condition). Imports nothing of
+spark_ml (the bottom layer).
 
 Exit codes: 0 success; 1 runtime failure; 2 bad usage or configuration; 3 drift alert
 (``monitor --fail-on-alert``); 4 challenger rejected (``promote --fail-on-reject``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -62,3 +66,51 @@ def first_line(exc: BaseException) -> str:
     one-line messages and run manifests."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+
+
+# -- Spark errors by condition ---------------------------------------------------------------------
+# Spark and Delta exceptions carry an error condition (`getCondition()` since pyspark 4.0,
+# `getErrorClass()` before) and message parameters, in classic sessions and under Spark Connect
+# alike: errors are told apart by these, never by message text.
+
+# A session setting the runtime does not let a session change (Databricks serverless allows a few).
+CONFIG_NOT_CHANGEABLE = frozenset({"CONFIG_NOT_AVAILABLE", "CANNOT_MODIFY_CONFIG"})
+
+
+def condition(exc: BaseException) -> str | None:
+    """The Spark error condition of `exc` (e.g. TABLE_OR_VIEW_NOT_FOUND), None when it has none.
+
+    Conditions may carry a sub-class after a dot (`DELTA_X.SUB`); the main class is returned."""
+    for getter in ("getCondition", "getErrorClass"):
+        method = getattr(exc, getter, None)
+        if method is None:
+            continue
+        try:
+            value = method()
+        except Exception:  # a getter of an older pyspark that is present but unsupported
+            continue
+        if value:
+            return str(value).split(".", 1)[0]
+    return None
+
+
+def parameters(exc: BaseException) -> dict[str, str]:
+    """The message parameters of a Spark error (e.g. the versions a time travel could read)."""
+    method = getattr(exc, "getMessageParameters", None)
+    if method is None:
+        return {}
+    try:
+        found: Any = method()
+    except Exception:
+        return {}
+    return {str(k): str(v) for k, v in (found or {}).items()}
+
+
+def has_condition(exc: BaseException, conditions: frozenset[str]) -> bool:
+    """True when `exc`, or an exception it was raised from, has one of `conditions`."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if condition(seen) in conditions:
+            return True
+        seen = seen.__cause__
+    return False

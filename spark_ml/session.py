@@ -38,16 +38,28 @@ def get_spark(cfg: Settings | None = None) -> SparkSession:
     if spark_cfg.mode == "connect" or spark_cfg.remote:
         if not spark_cfg.remote:
             raise SparkMLError("spark.mode is 'connect' but spark.remote (sc://host:port) is not set")
-        return SparkSession.builder.remote(spark_cfg.remote).getOrCreate()
+        return _with_runtime_conf(SparkSession.builder.remote(spark_cfg.remote).getOrCreate(), settings)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     if spark_cfg.mode == "auto" and runtime_provides_session():
-        session = SparkSession.builder.appName(spark_cfg.app_name).getOrCreate()
-        for key, value in runtime_conf(settings).items():
-            session.conf.set(key, value)
-        return session
+        return _with_runtime_conf(SparkSession.builder.appName(spark_cfg.app_name).getOrCreate(), settings)
     return _build_local(settings)
+
+
+def _with_runtime_conf(session: SparkSession, settings: Settings) -> SparkSession:
+    """Apply the env's SQL settings to a session this process did not configure at start. A setting
+    the runtime does not let a session change (serverless allows only a few) is logged and skipped."""
+    from spark_ml.errors import CONFIG_NOT_CHANGEABLE, condition
+
+    for key, value in runtime_conf(settings).items():
+        try:
+            session.conf.set(key, value)
+        except Exception as exc:
+            if condition(exc) not in CONFIG_NOT_CHANGEABLE:
+                raise
+            log.warning("this runtime does not let a session set %s: keeping its own value", key)
+    return session
 
 
 def runtime_conf(settings: Settings) -> dict[str, str]:

@@ -5,7 +5,6 @@
     tracking.py  MLflow runs: params, metrics, artifacts, dataset inputs
     registry.py  the MLflow model registry: versions and aliases
     models.py    Spark ML models in MLflow, the same way on classic sessions and Spark Connect
-    errors.py    Spark, Delta and MLflow errors by condition and code
 
 May import: transforms, session, logs, config, errors (never features, ml, quality, tasks or cli).
 """

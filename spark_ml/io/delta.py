@@ -25,8 +25,7 @@ from tenacity import (
 )
 
 from spark_ml.config import Settings, TableRef
-from spark_ml.errors import ConcurrentWriteError, SparkMLError, TableNotFoundError
-from spark_ml.io.errors import has_condition
+from spark_ml.errors import ConcurrentWriteError, SparkMLError, TableNotFoundError, has_condition
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

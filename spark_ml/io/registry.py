@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import Settings
 from spark_ml.errors import ConfigError, ModelRegistryError, first_line
-from spark_ml.io.errors import mlflow_code
-from spark_ml.io.tracking import ALREADY_EXISTS, NOT_FOUND, client
+from spark_ml.io.tracking import ALREADY_EXISTS, NOT_FOUND, client, mlflow_code
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel

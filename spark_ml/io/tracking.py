@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import Settings
 from spark_ml.errors import ConfigError, ModelRegistryError, first_line
-from spark_ml.io.errors import mlflow_code
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -25,6 +24,14 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
+
+
+def mlflow_code(exc: BaseException) -> str | None:
+    """The error code of an MlflowException (RESOURCE_DOES_NOT_EXIST, ...), None for other errors."""
+    from mlflow.exceptions import MlflowException
+
+    return str(exc.error_code) if isinstance(exc, MlflowException) else None
+
 
 NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 ALREADY_EXISTS = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"})

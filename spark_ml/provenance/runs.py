@@ -13,10 +13,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import Settings
-from spark_ml.errors import ReproducibilityError
+from spark_ml.errors import ReproducibilityError, condition, parameters
 from spark_ml.io import tracking
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite, is_missing_table
-from spark_ml.io.errors import condition, parameters
 from spark_ml.provenance.manifest import ARTIFACT, SCHEMA, SUMMARY_COLUMNS, LandingFileRecord, Manifest
 
 if TYPE_CHECKING:

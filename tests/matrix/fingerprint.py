@@ -39,20 +39,37 @@ def table_digest(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
-def main(argv: list[str]) -> int:
-    import argparse
+def differences(reference: dict[str, Any], other: dict[str, Any], tolerance: float) -> list[str]:
+    """What differs: tables by name, rows and digest; model numbers by more than `tolerance`."""
+    found = []
+    ref_tables, tables = reference["tables"], other["tables"]
+    if set(ref_tables) != set(tables):
+        found.append(f"tables {sorted(set(ref_tables) ^ set(tables))} exist in one run only")
+    for name in sorted(set(ref_tables) & set(tables)):
+        if ref_tables[name] != tables[name]:
+            got, want = tables[name], ref_tables[name]
+            found.append(f"{name}: {got['rows']} rows {got['digest']}, reference {want['rows']} rows {want['digest']}")
+    ref_model, model = reference["model"], other["model"]
+    for part in ("metrics", "predictions", "monitoring"):
+        if set(ref_model[part]) != set(model[part]):
+            found.append(f"{part}: different keys")
+            continue
+        worst = (
+            max((abs(model[part][k] - ref_model[part][k]), k) for k in ref_model[part])
+            if ref_model[part]
+            else (0.0, "")
+        )
+        if worst[0] > tolerance:
+            found.append(f"{part}: {worst[1]} differs by {worst[0]:.3g} (tolerance {tolerance:g})")
+    if model["overall_status"] != ref_model["overall_status"]:
+        found.append(f"drift status {model['overall_status']} vs {ref_model['overall_status']}")
+    return found
 
-    from spark_ml.config import load_settings
+
+def fingerprint(spark: Any, cfg: Any) -> dict[str, Any]:
+    """Tables (rows and digest) and model numbers of the lakehouse `cfg` points at."""
     from spark_ml.io.delta import Lakehouse
-    from spark_ml.session import get_spark
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("root")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    args = parser.parse_args(argv)
-    overrides = [f"lakehouse.root={args.root}", "logging.level=WARNING", "spark.mode=local", *args.overrides]
-    cfg = load_settings("local", overrides=overrides)
-    spark = get_spark(cfg)
     lake = Lakehouse(spark, cfg)
     out: dict[str, Any] = {"tables": {}, "model": {}}
     for name in sorted(cfg.tables):
@@ -63,16 +80,32 @@ def main(argv: list[str]) -> int:
         rows = [r.asDict(recursive=True) for r in frame.select(*kept).collect()]
         out["tables"][name] = {"rows": len(rows), "digest": table_digest(rows), "columns": kept}
     tc = cfg.require_train()
-    key = [*tc.keys]
     predictions = lake.read(cfg.require_score().output).collect()
-    out["model"]["predictions"] = {"|".join(str(r[k]) for k in key): r["probability"] for r in predictions}
+    out["model"]["predictions"] = {"|".join(str(r[k]) for k in tc.keys): r["probability"] for r in predictions}
     monitoring = lake.read(cfg.monitor.output).collect()
     out["model"]["monitoring"] = {r["column_name"]: r["psi"] for r in monitoring}
     out["model"]["overall_status"] = sorted({r["overall_status"] for r in monitoring})
     out["model"]["realized_auc_roc"] = sorted({r["realized_auc_roc"] for r in monitoring})
     out["model"]["metrics"] = _training_metrics(cfg)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from spark_ml.config import load_settings
+    from spark_ml.session import get_spark
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args(argv)
+    overrides = [f"lakehouse.root={args.root}", "logging.level=WARNING", "spark.mode=local", *args.overrides]
+    cfg = load_settings("local", overrides=overrides)
+    spark = get_spark(cfg)
+    found = fingerprint(spark, cfg)
     spark.stop()
-    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+    json.dump(found, sys.stdout, indent=1, sort_keys=True)
     return 0
 
 

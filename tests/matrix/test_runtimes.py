@@ -31,6 +31,7 @@ import pytest
 
 from tests import connect_server, serverless_job
 from tests.helpers import REPO
+from tests.matrix.fingerprint import differences
 from tests.matrix.runtimes import REFERENCE, RUNTIMES, Runtime
 
 pytestmark = [pytest.mark.runtimes, pytest.mark.slow]
@@ -184,33 +185,6 @@ def fingerprint(venv: Venv, workdir: Path) -> dict[str, Any]:
     return data
 
 
-def differences(reference: dict[str, Any], other: dict[str, Any]) -> list[str]:
-    """What differs: tables by name, rows and digest; model numbers beyond TOLERANCE."""
-    found = []
-    ref_tables, tables = reference["tables"], other["tables"]
-    if set(ref_tables) != set(tables):
-        found.append(f"tables {sorted(set(ref_tables) ^ set(tables))} exist in one run only")
-    for name in sorted(set(ref_tables) & set(tables)):
-        if ref_tables[name] != tables[name]:
-            got, want = tables[name], ref_tables[name]
-            found.append(f"{name}: {got['rows']} rows {got['digest']}, reference {want['rows']} rows {want['digest']}")
-    ref_model, model = reference["model"], other["model"]
-    for part in ("metrics", "predictions", "monitoring"):
-        if set(ref_model[part]) != set(model[part]):
-            found.append(f"{part}: different keys")
-            continue
-        worst = (
-            max((abs(model[part][k] - ref_model[part][k]), k) for k in ref_model[part])
-            if ref_model[part]
-            else (0.0, "")
-        )
-        if worst[0] > TOLERANCE:
-            found.append(f"{part}: {worst[1]} differs by {worst[0]:.3g} (tolerance {TOLERANCE:g})")
-    if model["overall_status"] != ref_model["overall_status"]:
-        found.append(f"drift status {model['overall_status']} vs {ref_model['overall_status']}")
-    return found
-
-
 @pytest.mark.parametrize("runtime", RUNTIMES, ids=lambda r: r.name)
 def test_the_pipeline_on_each_runtime_matches_the_reference(
     runtime: Runtime, wheel: Path, tmp_path_factory: pytest.TempPathFactory
@@ -233,6 +207,6 @@ def test_the_pipeline_on_each_runtime_matches_the_reference(
         return
     reference = OUTCOMES.get(REFERENCE.name)
     assert reference is not None, f"the reference runtime {REFERENCE.name} did not run first"
-    assert differences(reference.fingerprint, outcome.fingerprint) == []
+    assert differences(reference.fingerprint, outcome.fingerprint, TOLERANCE) == []
     auc, ref_auc = (o.fingerprint["model"]["metrics"]["test_auc_roc"] for o in (outcome, reference))
     print(f"  every table equal; test AUC-ROC {auc:.6f} vs {ref_auc:.6f} (difference {abs(auc - ref_auc):.2g})")
