@@ -263,10 +263,10 @@ class Lakehouse:
         except Exception as exc:
             if not is_missing_table(exc):
                 raise
-            return self._create(df, name, token)
+            return self._create(df, name)
         return self._committed(name, token)
 
-    def _create(self, df: DataFrame, name: str, token: str) -> TableWrite:
+    def _create(self, df: DataFrame, name: str) -> TableWrite:
         from pyspark.sql import functions as F
 
         ref, spec, retention = self.ref(name), self.settings.tables[name], self.settings.retention
@@ -275,7 +275,6 @@ class Lakehouse:
         writer = (
             df.writeTo(ref.sql)
             .using("delta")
-            .option("userMetadata", self._metadata(token))
             .tableProperty("delta.logRetentionDuration", f"interval {retention.log_retention_days} days")
             .tableProperty(
                 "delta.deletedFileRetentionDuration", f"interval {retention.deleted_file_retention_days} days"
@@ -285,7 +284,12 @@ class Lakehouse:
         if spec.partition_by:
             writer = writer.partitionedBy(*[F.col(c) for c in spec.partition_by])
         writer.create()
-        return self._committed(name, token)
+        # A create that succeeds writes version 0 (a create of an existing table fails instead).
+        # Delta does not record userMetadata for CREATE TABLE AS SELECT, so the version says it.
+        created = self.commit(name, 0)
+        if created is None:
+            raise SparkMLError(f"{name} was created, but its history has no version 0")
+        return _as_write(name, created)
 
     def _committed(self, name: str, token: str) -> TableWrite:
         """The commit this write made, recognised by the write's token in its userMetadata.

@@ -104,10 +104,29 @@ def test_bad_write_arguments_are_rejected(spark: SparkSession, tmp_settings: Set
     df = frame(spark, [(2013, 1, "AA", 1)])
     with pytest.raises(SparkMLError, match=r"write mode must be 'append' or 'overwrite', got 'upsert'"):
         lake.write(df, "silver.flights", mode="upsert")
-    with pytest.raises(SparkMLError, match=r"replace_where needs mode='overwrite'"):
+    with pytest.raises(SparkMLError, match=r"a row filter \(where / replace_where\) needs mode='overwrite'"):
         lake.write(df, "silver.flights", replace_where="month = 1")
+    with pytest.raises(SparkMLError, match=r"give where= \(a Column\) or replace_where= \(SQL text\), not both"):
+        lake.write(df, "silver.flights", mode="overwrite", where=F.col("month") == 1, replace_where="month = 1")
 
 
-def test_conflict_detection_uses_delta_error_classes() -> None:
-    assert is_conflict(RuntimeError("[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added"))
-    assert not is_conflict(RuntimeError("[DELTA_TABLE_ONLY_OPERATION] not a Delta table"))
+class _SparkError(Exception):
+    """An error with a Spark error condition, as pyspark raises them (classic and Connect)."""
+
+    def __init__(self, condition: str | None) -> None:
+        super().__init__(f"[{condition}] the message text is never read")
+        self.condition = condition
+
+    def getCondition(self) -> str | None:
+        return self.condition
+
+
+def test_conflict_detection_uses_delta_error_conditions() -> None:
+    assert is_conflict(_SparkError("DELTA_CONCURRENT_APPEND"))
+    assert is_conflict(_SparkError("DELTA_CONCURRENT_DELETE_READ.WITH_PARTITION_HINT"))  # a sub-condition
+    assert not is_conflict(_SparkError("DELTA_TABLE_ONLY_OPERATION"))
+    # the text alone never decides: a plain error that mentions a conflict is not one
+    assert not is_conflict(RuntimeError("[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added"))
+    wrapped = RuntimeError("write failed")
+    wrapped.__cause__ = _SparkError("DELTA_CONCURRENT_APPEND")
+    assert is_conflict(wrapped)

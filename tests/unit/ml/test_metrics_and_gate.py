@@ -8,8 +8,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from spark_ml.config import PromoteSettings
+from spark_ml.errors import SparkMLError
 from spark_ml.ml.drift import psi, status_of
-from spark_ml.ml.evaluation import Histogram, Metrics, evaluate, threshold_stats
+from spark_ml.ml.evaluation import Histogram, Metrics, constant_score_metrics, evaluate, threshold_stats
 from spark_ml.tasks.promote import decide
 
 
@@ -46,8 +47,42 @@ def test_a_constant_score_is_the_chance_baseline(spark: SparkSession) -> None:
 
 @pytest.mark.spark
 @pytest.mark.connect
+@pytest.mark.parametrize(
+    ("labels", "score", "threshold"),
+    [
+        ([1, 0, 0, 0, 1, 0, 0], 0.2857, None),  # the prior of a training window: every metric from counts
+        ([1, 0, 0, 0, 1, 0, 0], 0.2857, 0.35),  # a threshold above the score predicts nobody late
+        ([0, 0, 1], 0.004, None),  # a score in the first bin: no threshold predicts anyone late
+        ([1, 1, 1, 1], 0.6, 0.01),  # a single class: the AUCs are undefined
+    ],
+)
+def test_the_baseline_from_counts_equals_evaluating_the_constant_score(
+    spark: SparkSession, labels: list[int], score: float, threshold: float | None
+) -> None:
+    """The prior-rate baseline is evaluated from the window's counts without a Spark pass: it must
+    give what `evaluate` (Spark's evaluators and the binned metrics) gives on the constant score."""
+    scored = spark.createDataFrame([(y, score) for y in labels], "y INT, p DOUBLE")
+    expected = evaluate(scored, "y", "p", threshold=threshold, calibration_bins=5)
+    got = constant_score_metrics(len(labels), sum(labels), score, threshold, calibration_bins=5)
+    for name, value in expected.as_dict().items():
+        other = got.as_dict()[name]
+        assert (math.isnan(value) and math.isnan(other)) or other == pytest.approx(value, abs=1e-12), name
+    assert got.curves.keys() == expected.curves.keys()
+    for curve, values in expected.curves.items():
+        assert got.curves[curve] == pytest.approx(values, abs=1e-12), curve
+
+
+def test_the_baseline_from_counts_rejects_impossible_counts() -> None:
+    with pytest.raises(SparkMLError, match=r"cannot evaluate a constant score on 3 rows with 4 positives"):
+        constant_score_metrics(3, 4, 0.5)
+    with pytest.raises(SparkMLError, match=r"calibration_bins must be between 2 and 100, got 1"):
+        constant_score_metrics(3, 1, 0.5, calibration_bins=1)
+
+
+@pytest.mark.spark
+@pytest.mark.connect
 def test_evaluating_an_empty_set_is_an_error(spark: SparkSession) -> None:
-    with pytest.raises(ValueError, match=r"cannot evaluate an empty data set"):
+    with pytest.raises(SparkMLError, match=r"cannot evaluate an empty data set"):
         evaluate(spark.createDataFrame([], "y INT, p DOUBLE"), "y", "p")
 
 

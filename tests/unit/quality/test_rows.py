@@ -7,6 +7,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from spark_ml.config import AcceptedValuesCheck, RangeCheck, ReferentialCheck
+from spark_ml.errors import DataQualityError
 from spark_ml.quality.rows import with_rejection_reason
 
 pytestmark = [pytest.mark.spark, pytest.mark.connect]
@@ -56,5 +57,5 @@ def test_no_rules_means_no_reason(spark: SparkSession) -> None:
 def test_missing_reference_table_is_an_error(spark: SparkSession) -> None:
     df = spark.createDataFrame([("AA",)], "carrier STRING")
     rule = ReferentialCheck(check="referential", column="carrier", ref_table="bronze.airlines", ref_column="carrier")
-    with pytest.raises(ValueError, match=r"no reference table given for bronze.airlines"):
+    with pytest.raises(DataQualityError, match=r"referential check needs table bronze.airlines, which was not given"):
         with_rejection_reason(df, rules=[rule])
