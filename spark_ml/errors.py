@@ -80,17 +80,20 @@ CONFIG_NOT_CHANGEABLE = frozenset({"CONFIG_NOT_AVAILABLE", "CANNOT_MODIFY_CONFIG
 def condition(exc: BaseException) -> str | None:
     """The Spark error condition of `exc` (e.g. TABLE_OR_VIEW_NOT_FOUND), None when it has none.
 
-    Conditions may carry a sub-class after a dot (`DELTA_X.SUB`); the main class is returned."""
-    for getter in ("getCondition", "getErrorClass"):
-        method = getattr(exc, getter, None)
-        if method is None:
-            continue
-        try:
-            value = method()
-        except Exception:  # a getter of an older pyspark that is present but unsupported
-            continue
-        if value:
-            return str(value).split(".", 1)[0]
+    Conditions may carry a sub-condition after a dot (`FAILED_READ_FILE.FILE_NOT_EXIST`); the main
+    one is returned. A Java error that pyspark does not convert (a failed job raises py4j's
+    `Py4JJavaError`) still carries its condition on the Java exception it holds."""
+    for source in (exc, getattr(exc, "java_exception", None)):
+        for getter in ("getCondition", "getErrorClass"):
+            method = getattr(source, getter, None)
+            if method is None:
+                continue
+            try:
+                value = method()
+            except Exception:  # a getter that is present but unsupported here
+                continue
+            if value:
+                return str(value).split(".", 1)[0]
     return None
 
 

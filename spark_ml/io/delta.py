@@ -57,6 +57,7 @@ MISSING = frozenset(
         "DELTA_TABLE_ONLY_OPERATION",
     }
 )
+UNRESOLVED = frozenset({"UNRESOLVED_COLUMN"})
 LAST_COMMIT = "spark.databricks.delta.lastCommitVersionInSession"
 FALLBACK_COMMITS = 20
 
@@ -261,7 +262,12 @@ class Lakehouse:
             else:
                 writer.overwrite(where if where is not None else _all_rows())
         except Exception as exc:
-            if not is_missing_table(exc):
+            # A filtered overwrite of a path that holds no table fails to resolve the filter's
+            # columns against the empty relation instead of naming the missing path.
+            missing = is_missing_table(exc) or (
+                has_condition(exc, UNRESOLVED) and where is not None and self.latest_version(name) is None
+            )
+            if not missing:
                 raise
             return self._create(df, name)
         return self._committed(name, token)

@@ -134,5 +134,8 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
             ) from exc
         data = Path(local) / MODEL_DATA
         if not data.is_dir():
-            raise ModelRegistryError(f"{uri} holds no Spark ML model: no {MODEL_DATA}/ folder in {version.source}")
+            raise ModelRegistryError(
+                f"could not load {uri} ('{alias}', version {version.version}): its files are missing "
+                f"(no {MODEL_DATA}/ folder in {version.source})"
+            )
         yield PipelineModel.load(str(data)), version

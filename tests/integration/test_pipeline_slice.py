@@ -167,7 +167,7 @@ def test_monitoring_reports_every_feature_and_the_probability(spark: SparkSessio
 def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: SparkSession, slice_run: SliceRun) -> None:
     """The end-of-pipeline facts and the HTML report (written under <root>/reports, logged to MLflow),
     built from the slice's task results."""
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
     from spark_ml.tasks import pipeline
     from spark_ml.tasks.base import TaskContext
@@ -190,11 +190,11 @@ def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: Spark
     assert "<h2>Drift: " in page
     assert page.count('src="data:image/png;base64,') >= 3  # ROC, precision-recall, calibration
     assert all(f"<td>{task}</td>" in page for task in slice_run.results)
-    logged = mlflow.search_runs(
-        experiment_names=[slice_run.settings.mlflow.experiment],
-        filter_string=f"tags.`spark_ml.run_id` = '{ctx.run_id}'",
-    )
+    client = MlflowClient(tracking_uri=slice_run.settings.tracking_uri)
+    experiment = client.get_experiment_by_name(slice_run.settings.mlflow.experiment)
+    logged = client.search_runs([experiment.experiment_id], f"tags.`spark_ml.run_id` = '{ctx.run_id}'")
     assert len(logged) == 1
+    assert f"report/{Path(where).name}" in {a.path for a in client.list_artifacts(logged[0].info.run_id, "report")}
 
 
 def test_monitor_fail_on_alert_exits_3_only_on_an_alert(spark: SparkSession, slice_run: SliceRun) -> None:

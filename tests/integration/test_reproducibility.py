@@ -359,7 +359,7 @@ def test_a_version_whose_log_entry_was_cleaned_up_is_reported_gone(spark: SparkS
     assert not (log / f"{0:020d}.json").exists()
     with pytest.raises(
         ReproducibilityError,
-        match=r"silver\.weather version 0 is no longer in the Delta log \(available versions: \[3, 3\]; "
+        match=r"silver\.weather version 0 is no longer in the Delta log \(available versions: 3 to 3; "
         r"delta\.deletedFileRetentionDuration = interval 7 days, delta\.logRetentionDuration = interval 30 days\)",
     ):
         manifest.check_readable(lake, "silver.weather", 0)

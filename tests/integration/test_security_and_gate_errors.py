@@ -40,7 +40,7 @@ def test_a_secret_never_reaches_logs_mlflow_or_dumps(
     configure_logging("DEBUG", settings.secret_values(), str(tmp_path / "run.log"))
     logging.getLogger("spark_ml.test").info("the token is %s", SENTINEL)  # a careless log line
     result = train.run(spark, settings)
-    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
     run = client.get_run(result.metrics["mlflow_run_id"])
     assert SENTINEL not in str(run.data.params)
     assert SENTINEL not in str(run.data.tags)
@@ -78,14 +78,14 @@ def test_a_deleted_champion_version_or_lost_model_files_are_clear_errors(
     train.run(spark, settings)
     promoted = promote.run(spark, settings)
     version = promoted.metrics["champion_version"]
-    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
     # the champion's model files vanish from the artifact store
     files = Path(client.get_model_version_download_uri(settings.registered_model_name, version).removeprefix("file://"))
     assert (files / "MLmodel").is_file()
     moved = tmp_path / "moved"
     shutil.move(str(files), moved)
     with pytest.raises(
-        ModelRegistryError, match=rf"could not load models:/flight_delay@champion \(version {version}\)"
+        ModelRegistryError, match=rf"could not load models:/flight_delay/{version} \('champion', version {version}\)"
     ):
         score.run(spark, settings)
     shutil.move(str(moved), files)
