@@ -1,11 +1,16 @@
-"""Shared fixtures: ONE Spark session for the whole run, a tmp lakehouse, a tmp MLflow store.
+"""Shared fixtures: ONE Spark session for the whole run, tmp lakehouses, built worlds copied.
 
 `pytest --spark-connect` runs the same tests against a local Spark Connect server instead of a
 classic session (make test runs the tests marked `connect` that way too).
+
+Markers mean what they say: `spark` is added to every test that uses the session (directly or
+through a fixture) and a test marked `spark` that does not use it is an error; `slow` tests (over
+20 s) are listed at the end of the run when one is unmarked.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from collections.abc import Iterator
@@ -17,6 +22,9 @@ from spark_ml.config import Settings, load_settings
 from tests import connect_server
 from tests.helpers import CONF, overrides_for
 from tests.slice import SliceRun, run_slice
+from tests.worlds import copy_lakehouse
+
+SLOW_SECONDS = 20.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,6 +41,53 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if "matrix" in collection_path.parts and not config.getoption("--runtime-matrix"):
         return True
     return None
+
+
+_durations: dict[str, float] = {}
+_marked_slow: dict[str, bool] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wrongly_marked = []
+    for item in items:
+        _marked_slow[item.nodeid] = item.get_closest_marker("slow") is not None
+        uses = "spark" in getattr(item, "fixturenames", ())
+        if uses and item.get_closest_marker("spark") is None:
+            item.add_marker(pytest.mark.spark)
+        elif not uses and item.get_closest_marker("spark") is not None:
+            wrongly_marked.append(item.nodeid)
+    if wrongly_marked:
+        raise pytest.UsageError(f"marked spark but not using the session: {', '.join(wrongly_marked)}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    unmarked = [
+        f"{nodeid} ({seconds:.0f} s)"
+        for nodeid, seconds in sorted(_durations.items(), key=lambda kv: -kv[1])
+        if seconds > SLOW_SECONDS and not _marked_slow.get(nodeid, True)
+    ]
+    if unmarked:
+        terminalreporter.write_line(f"tests over {SLOW_SECONDS:.0f} s not marked slow: {', '.join(unmarked)}")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that configures logging (the CLI does) leaves the root logger as it found it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in list(logging.root.manager.loggerDict)}
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
 
 
 @pytest.fixture(scope="session")
@@ -92,5 +147,15 @@ def mlflow_settings(tmp_path: Path) -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def slice_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
-    """The whole pipeline once on a slice of the real data (see tests/slice.py)."""
+    """The whole pipeline once on a slice of the real data (see tests/slice.py). Read it; a test
+    that changes tables, models or manifests uses `slice_copy`."""
     return run_slice(spark, tmp_path_factory.mktemp("slice"))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def slice_copy(slice_run: SliceRun, tmp_path: Path) -> SliceRun:
+    """A copy of the built slice (tables, landing files, MLflow store) that this test may change."""
+    from tests.slice import slice_settings
+
+    root = copy_lakehouse(Path(slice_run.settings.lakehouse.root), tmp_path / "slice")
+    return SliceRun(slice_settings(root), slice_run.results)

@@ -180,7 +180,3 @@ def __getattr__(name: str) -> Callable[[], None]:
         if task.entry_function == name:
             return _task_entrypoint(task.name)
     raise AttributeError(f"module 'spark_ml.cli' has no attribute {name!r}")
-
-
-if __name__ == "__main__":
-    entrypoint()

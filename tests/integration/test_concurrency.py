@@ -19,8 +19,8 @@ from spark_ml.io.delta import Lakehouse
 from tests.helpers import CONF, REPO, overrides_for
 from tests.integration.concurrent_writer import DECLARE, TABLE
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.slow]
-ROWS = 300_000
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROWS = 100_000  # enough that both writes are in flight together; the barrier makes them start together
 # phase 0: different months; phase 1: the same month with 5 retries; phase 2: the same month, no retry
 PHASES = {"a": "2:5,1:5,1:0", "b": "3:5,1:5,1:0"}
 Reports = dict[int, dict[str, dict[str, object]]]
@@ -36,54 +36,49 @@ def _wait(barrier: Path, pattern: str, count: int) -> None:
 @pytest.fixture(scope="module")
 def raced(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Lakehouse, Reports, list[list]]:
     """Two writer processes; before each phase both are ready, then they write at the same instant.
-    Table snapshots after each phase: (month, writer) -> rows."""
+    Table snapshots after each phase: (month, writer) -> rows. The writers are killed when the
+    fixture fails, so none outlives the test."""
     root = tmp_path_factory.mktemp("concurrency")
     lake = Lakehouse(spark, load_settings("local", CONF, overrides_for(root, DECLARE)))
     lake.write(spark.range(10).selectExpr("1 AS month", "id", "'seed' AS writer"), TABLE, mode="overwrite")
     barrier = root / "barrier"
     barrier.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = {
-        writer: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.integration.concurrent_writer",
-                "--root",
-                str(root),
-                "--writer",
-                writer,
-                "--rows",
-                str(ROWS),
-                "--phases",
-                phases,
-                "--barrier",
-                str(barrier),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=REPO,
-        )
-        for writer, phases in PHASES.items()
-    }
-    snapshots = []
-    for phase in range(3):
-        _wait(barrier, f"ready-{phase}-*", 2)
-        (barrier / f"go-{phase}").touch()
-        _wait(barrier, f"done-{phase}-*", 2)
-        rows = lake.read(TABLE).groupBy("month", "writer").count().collect()
-        snapshots.append(sorted((r["month"], r["writer"], r["count"]) for r in rows))
-    reports: Reports = {0: {}, 1: {}, 2: {}}
-    for writer, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-2000:]
-        for line in out.splitlines():
-            if line.startswith("{"):
-                report = json.loads(line)
-                reports[int(report["phase"])][writer] = report
+    procs = {writer: _writer(root, barrier, writer, phases) for writer, phases in PHASES.items()}
+    try:
+        snapshots = []
+        for phase in range(3):
+            _wait(barrier, f"ready-{phase}-*", 2)
+            (barrier / f"go-{phase}").touch()
+            _wait(barrier, f"done-{phase}-*", 2)
+            rows = lake.read(TABLE).groupBy("month", "writer").count().collect()
+            snapshots.append(sorted((r["month"], r["writer"], r["count"]) for r in rows))
+        reports: Reports = {0: {}, 1: {}, 2: {}}
+        for writer, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err[-2000:]
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    report = json.loads(line)
+                    reports[int(report["phase"])][writer] = report
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
     return lake, reports, snapshots
+
+
+def _writer(root: Path, barrier: Path, writer: str, phases: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "tests.integration.concurrent_writer", "--root", str(root), "--writer", writer]
+    command += ["--rows", str(ROWS), "--phases", phases, "--barrier", str(barrier)]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+    )
 
 
 def test_writers_of_different_partitions_both_succeed(raced: tuple[Lakehouse, Reports, list[list]]) -> None:

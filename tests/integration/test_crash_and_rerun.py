@@ -24,7 +24,7 @@ from spark_ml.tasks import features, ingest, monitor, promote, score, silver, tr
 from tests.helpers import checksum
 from tests.slice import SliceRun, slice_settings
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+pytestmark = [pytest.mark.integration]
 
 ROWS = 200
 KEY = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]

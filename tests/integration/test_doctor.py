@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from pyspark.sql import SparkSession
 
 from spark_ml.cli.doctor import run_checks
 from spark_ml.config import Settings
-
-pytestmark = pytest.mark.spark
 
 
 def test_every_doctor_check_is_ok(spark: SparkSession, mlflow_settings: Settings) -> None:

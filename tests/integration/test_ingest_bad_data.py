@@ -15,7 +15,7 @@ from spark_ml.io.delta import Lakehouse
 from spark_ml.io.landing import demo_data_dir
 from spark_ml.tasks import ingest
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+pytestmark = [pytest.mark.integration]
 
 HEADER = (
     "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,flight,tailnum,"

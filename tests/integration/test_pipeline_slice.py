@@ -13,7 +13,7 @@ from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import features, ingest, score
 from tests.slice import ROWS_PER_MONTH, SliceRun
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+pytestmark = [pytest.mark.integration]
 
 
 def lake(spark: SparkSession, run: SliceRun) -> Lakehouse:

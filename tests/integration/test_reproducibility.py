@@ -32,7 +32,7 @@ from spark_ml.tasks.base import TaskResult
 from tests.helpers import REPO, checksum, overrides_for
 from tests.slice import slice_settings
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+pytestmark = [pytest.mark.integration]
 
 ROWS = 200
 TASKS = (("ingest", ingest), ("silver", silver), ("features", features), ("train", train), ("promote", promote))

@@ -26,7 +26,7 @@ from tests.helpers import CONF, overrides_for
 from tests.matrix.fingerprint import differences, fingerprint
 from tests.slice import ROWS_PER_MONTH, SLICE, SliceRun
 
-pytestmark = [pytest.mark.runtime, pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 # The same engine, data and partitioning: logistic regression converges to the same coefficients

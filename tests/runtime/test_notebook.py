@@ -11,7 +11,7 @@ from spark_ml.notebook.runner import run_notebook
 from tests.helpers import REPO
 from tests.slice import SliceRun
 
-pytestmark = [pytest.mark.runtime, pytest.mark.spark]
+pytestmark = [pytest.mark.runtime]
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 

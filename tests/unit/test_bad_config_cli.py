@@ -94,3 +94,42 @@ def test_an_unknown_env_and_a_missing_conf_dir_exit_2(capsys: pytest.CaptureFixt
     lines = capsys.readouterr().err.splitlines()
     assert "unknown env 'staging'" in lines[0]
     assert "has no base/ folder" in lines[1]
+
+
+PROBE = """
+import sys
+from spark_ml import cli
+code = cli.main(sys.argv[1:])
+started = False
+if "pyspark" in sys.modules:
+    from pyspark import SparkContext
+    started = SparkContext._gateway is not None or SparkContext._active_spark_context is not None
+print("JVM started" if started else "no JVM", "pyspark imported" if "pyspark" in sys.modules else "no pyspark")
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["train", "--set", "train.estimator=svm"], r"^spark-ml train: error: invalid value 'svm'"),
+        (["pipeline", "--set", "pipeline.steps=[ingest, silvr]"], r"'silvr' for 'pipeline.steps.1'"),
+        (["land-demo-data", "--rows-per-month", "0"], r"--rows-per-month must be at least 1, got 0"),
+        (["lineage", "gold.flight_featurs"], r"unknown table 'gold.flight_featurs' \(did you mean"),
+        (["reproduce", "0123", "--tolerance", "-1"], r"--tolerance must be a number >= 0, got -1.0"),
+    ],
+    ids=["task", "pipeline-step", "land", "lineage", "reproduce"],
+)
+def test_bad_configuration_exits_2_before_any_jvm_starts(tmp_path: Path, command: list[str], message: str) -> None:
+    """In a process of its own (the test session's JVM cannot hide one): exit 2, one line, no JVM."""
+    import subprocess
+    import sys
+
+    root = ["--set", f"lakehouse.root={tmp_path}"]
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *command, *root], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stdout.split(" pyspark")[0] == "no JVM"
+    assert out.stderr.count("\n") == 1
+    assert re.search(message, out.stderr), out.stderr

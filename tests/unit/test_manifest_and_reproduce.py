@@ -121,7 +121,6 @@ def test_the_tolerances_are_exact_for_deterministic_trainers() -> None:
 # -- the manifest row ------------------------------------------------------------------------------
 
 
-@pytest.mark.spark
 def test_a_manifest_row_fits_the_delta_schema(spark: SparkSession, tmp_path: Path) -> None:
     cfg = settings(tmp_path)
     outcome = manifest.Outcome(

@@ -13,8 +13,6 @@ from spark_ml.ml.training import fit_best
 from spark_ml.tasks.score import score_frame
 from tests.helpers import CONF
 
-pytestmark = [pytest.mark.spark]
-
 TINY = [
     "train.table=gold.flight_features",
     "train.numeric=[x]",

@@ -16,7 +16,7 @@ def checks_from(yaml_list: str):  # type: ignore[no-untyped-def]
     return settings.quality["silver.flights"]
 
 
-pytestmark = [pytest.mark.spark, pytest.mark.connect]
+pytestmark = [pytest.mark.connect]
 
 
 @pytest.fixture

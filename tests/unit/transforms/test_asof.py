@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from spark_ml.errors import SchemaMismatchError
 from spark_ml.transforms.asof import asof_join
 
-pytestmark = [pytest.mark.spark, pytest.mark.connect]
+pytestmark = [pytest.mark.connect]
 
 
 def t(h: int, m: int = 0, day: int = 1) -> dt.datetime:

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from spark_ml.transforms.csv import parse_csv_lines
 from spark_ml.transforms.frames import dedupe_latest
 
-pytestmark = [pytest.mark.spark, pytest.mark.connect]
+pytestmark = [pytest.mark.connect]
 
 COLUMNS = {"id": "int", "name": "string", "score": "double", "at": "timestamp"}
 

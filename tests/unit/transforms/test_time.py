@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from spark_ml.transforms.time import hhmm_minutes, with_local_timestamp
 
-pytestmark = [pytest.mark.spark, pytest.mark.connect]
+pytestmark = [pytest.mark.connect]
 NY = "America/New_York"
 
 
