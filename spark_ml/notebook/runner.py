@@ -43,6 +43,8 @@ class RunResult:
     error: str | None = None
     differing_cell: int | None = None
     difference: str | None = None
+    outputs: tuple[str, ...] = ()
+    """The text each code cell showed (streams, and the text form of results), top to bottom."""
 
     @property
     def ok(self) -> bool:
@@ -110,11 +112,24 @@ def run_notebook(path: Path, *, compare: bool = False, timeout: int = 600, kerne
         failed = current.get("index", 0) + 1
         return RunResult(str(path), code_cells, _since(started), failed, f"the kernel died: {_first_line(str(exc))}")
     seconds = _since(started)
+    shown = tuple(_text_of(c) for c in nb.cells if c.get("cell_type") == "code")
     if compare:
         found = first_difference(saved.cells, nb.cells)
         if found is not None:
-            return RunResult(str(path), code_cells, seconds, differing_cell=found[0], difference=found[1])
-    return RunResult(str(path), code_cells, seconds)
+            return RunResult(
+                str(path), code_cells, seconds, differing_cell=found[0], difference=found[1], outputs=shown
+            )
+    return RunResult(str(path), code_cells, seconds, outputs=shown)
+
+
+def _text_of(cell: Any) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(str(output.get("text", "")))
+        elif "data" in output and "text/plain" in output["data"]:
+            parts.append(str(output["data"]["text/plain"]))
+    return "".join(parts)
 
 
 def _since(started: float) -> float:

@@ -24,17 +24,15 @@ from spark_ml import cli
 from spark_ml.config import Settings, load_settings
 from spark_ml.errors import ConfigError, ReproducibilityError
 from spark_ml.io.delta import Lakehouse
-from spark_ml.io.landing import land_demo_data
 from spark_ml.provenance import lineage, reproduce
 from spark_ml.provenance import runs as manifest
 from spark_ml.tasks import features, ingest, promote, silver, train
 from spark_ml.tasks.base import TaskResult
 from tests.helpers import REPO, checksum, overrides_for
-from tests.slice import slice_settings
+from tests.slice import SliceRun
 
 pytestmark = [pytest.mark.integration]
 
-ROWS = 200
 TASKS = (("ingest", ingest), ("silver", silver), ("features", features), ("train", train), ("promote", promote))
 
 
@@ -47,11 +45,10 @@ class Chain:
         return ["--set", f"lakehouse.root={self.settings.lakehouse.root}", "--set", "logging.level=WARNING"]
 
 
-@pytest.fixture(scope="module")
-def chain(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Chain:
-    settings = slice_settings(tmp_path_factory.mktemp("repro"))
-    land_demo_data(settings, ROWS)
-    return Chain(settings, {name: task.run(spark, settings) for name, task in TASKS})
+@pytest.fixture
+def chain(slice_copy: SliceRun) -> Chain:
+    """A copy of the slice: its tasks' run manifests, MLflow runs and registered model are the copy's own."""
+    return Chain(slice_copy.settings, {name: slice_copy.results[name] for name, _ in TASKS})
 
 
 def runs(spark: SparkSession, settings: Settings) -> Lakehouse:

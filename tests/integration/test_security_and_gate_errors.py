@@ -68,12 +68,12 @@ def test_an_unreachable_registry_is_a_clear_error(
 
 
 def test_a_deleted_champion_version_or_lost_model_files_are_clear_errors(
-    spark: SparkSession, slice_run: SliceRun, tmp_path: Path
+    spark: SparkSession, slice_copy: SliceRun, tmp_path: Path
 ) -> None:
     from mlflow.tracking import MlflowClient
 
     settings = slice_settings(
-        Path(slice_run.settings.lakehouse.root), f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
+        Path(slice_copy.settings.lakehouse.root), f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
     )
     train.run(spark, settings)
     promoted = promote.run(spark, settings)

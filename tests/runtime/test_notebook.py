@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pyspark.sql import SparkSession
 
+from spark_ml.io.delta import Lakehouse
 from spark_ml.notebook.runner import run_notebook
 from tests.helpers import REPO
 from tests.slice import SliceRun
@@ -28,8 +30,22 @@ def test_notebooks_are_stored_without_outputs(path) -> None:  # type: ignore[no-
     assert [(c["outputs"], c["execution_count"]) for c in code] == [([], None)] * len(code)
 
 
-def test_the_notebook_runs_top_to_bottom_on_real_tables(slice_run: SliceRun, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_notebook_runs_top_to_bottom_on_real_tables(
+    spark: SparkSession, slice_run: SliceRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a real kernel, against the slice: what each cell shows is what the slice holds."""
     monkeypatch.setenv("SPARK_ML_LAKEHOUSE", slice_run.settings.lakehouse.root)
     result = run_notebook(REPO / "notebooks" / "explore_flights.ipynb", timeout=600)
     assert result.ok, result.text()
     assert result.code_cells == 4
+    setup, counted, by_hour, recomputed = result.outputs
+    lake = Lakehouse(spark, slice_run.settings)
+    features = lake.read("gold.flight_features")
+    version = lake.latest_version("gold.flight_features")
+    assert counted == f"{features.count():,} flights, {len(features.columns)} columns, Delta version {version}\n"
+    hours = features.select("dep_hour").distinct().count()
+    assert by_hour.splitlines()[0].split() == ["dep_hour", "flights", "delay_rate"]
+    assert len(by_hour.splitlines()) == hours + 1  # one row per scheduled hour under the header
+    rows = [line.split("|")[1:-1] for line in recomputed.splitlines() if line.startswith("|")][1:]
+    assert len(rows) == 5
+    assert all(row[2].strip() == row[3].strip() for row in rows)  # the transform gives the stored instant

@@ -43,7 +43,8 @@ def test_allow_list_is_the_config_list() -> None:
     assert set(ESTIMATORS) == {"logistic_regression", "random_forest", "gbt", "xgboost"}
 
 
-def test_estimator_params_are_checked_against_the_estimator() -> None:
+def test_estimator_params_are_checked_against_the_estimator(spark: SparkSession) -> None:
+    """Estimators are Spark ML objects: building one needs the session (it fails alone without it)."""
     with pytest.raises(
         ConfigError,
         match=r"unknown parameter 'maxDpth' at 'train.params.maxDpth' for GBTClassifier \(did you mean 'maxDepth'\?\)",
@@ -53,7 +54,7 @@ def test_estimator_params_are_checked_against_the_estimator() -> None:
         build_pipeline(train_cfg("train.estimator=gbt", "train.params={maxDepth: deep}"))
 
 
-def test_grid_params_are_checked_too() -> None:
+def test_grid_params_are_checked_too(spark: SparkSession) -> None:
     _, estimator = build_pipeline(train_cfg())
     with pytest.raises(ConfigError, match=r"unknown parameter 'regparam' at 'train.grid.regparam'.*'regParam'"):
         param_grid(estimator, {"regparam": [0.1]})
