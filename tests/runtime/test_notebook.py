@@ -39,6 +39,7 @@ def test_the_notebook_runs_top_to_bottom_on_real_tables(
     assert result.ok, result.text()
     assert result.code_cells == 4
     setup, counted, by_hour, recomputed = result.outputs
+    assert setup == ""  # the imports and the session print nothing
     lake = Lakehouse(spark, slice_run.settings)
     features = lake.read("gold.flight_features")
     version = lake.latest_version("gold.flight_features")
