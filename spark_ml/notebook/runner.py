@@ -44,7 +44,7 @@ class RunResult:
     differing_cell: int | None = None
     difference: str | None = None
     outputs: tuple[str, ...] = ()
-    """The text each code cell showed (streams, and the text form of results), top to bottom."""
+    """What each code cell printed (stdout) and the text form of its result, top to bottom."""
 
     @property
     def ok(self) -> bool:
@@ -125,7 +125,7 @@ def run_notebook(path: Path, *, compare: bool = False, timeout: int = 600, kerne
 def _text_of(cell: Any) -> str:
     parts = []
     for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
             parts.append(str(output.get("text", "")))
         elif "data" in output and "text/plain" in output["data"]:
             parts.append(str(output["data"]["text/plain"]))
