@@ -63,6 +63,8 @@ def differences(reference: dict[str, Any], other: dict[str, Any], tolerance: flo
             found.append(f"{part}: {worst[1]} differs by {worst[0]:.3g} (tolerance {tolerance:g})")
     if model["overall_status"] != ref_model["overall_status"]:
         found.append(f"drift status {model['overall_status']} vs {ref_model['overall_status']}")
+    if model["aliases"] != ref_model["aliases"]:
+        found.append(f"registry aliases {model['aliases']} vs {ref_model['aliases']}")
     return found
 
 
@@ -87,6 +89,7 @@ def fingerprint(spark: Any, cfg: Any) -> dict[str, Any]:
     out["model"]["overall_status"] = sorted({r["overall_status"] for r in monitoring})
     out["model"]["realized_auc_roc"] = sorted({r["realized_auc_roc"] for r in monitoring})
     out["model"]["metrics"] = _training_metrics(cfg)
+    out["model"]["aliases"] = _aliases(cfg)
     return out
 
 
@@ -107,6 +110,13 @@ def main(argv: list[str]) -> int:
     spark.stop()
     json.dump(found, sys.stdout, indent=1, sort_keys=True)
     return 0
+
+
+def _aliases(cfg: Any) -> dict[str, str]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg.tracking_uri, registry_uri=cfg.registry_uri)
+    return {str(k): str(v) for k, v in dict(client.get_registered_model(cfg.registered_model_name).aliases).items()}
 
 
 def _training_metrics(cfg: Any) -> dict[str, float]:

@@ -40,6 +40,7 @@ ROWS_PER_MONTH = 300
 STEPS = "[ingest, silver, features, train, promote, score, monitor]"
 TRAIN = ["--set", "train.estimator=logistic_regression", "--set", "train.params={maxIter: 30, regParam: 0.01}"]
 TOLERANCE = 1e-6
+EXIT_BOUND_S = 300  # a Connect process that hangs at exit waits far longer (hours, until a job timeout)
 FINGERPRINT = Path(__file__).with_name("fingerprint.py")
 
 
@@ -137,25 +138,68 @@ def _versions(venv: Venv, workdir: Path) -> dict[str, str]:
     return dict(json.loads(result.stdout))
 
 
-def run_pipeline(venv: Venv, workdir: Path) -> float:
+def run_pipeline(venv: Venv, workdir: Path) -> tuple[float, list[str]]:
     """Land a slice and run the pipeline: one `spark-ml pipeline` on a classic session, or every
-    task of the serverless job as its own process against a Spark Connect server."""
+    task of the serverless job as its own process against a Spark Connect server (then, over the
+    same server: reproduce the champion's training, and a succeeding and a failing pipeline that
+    must both exit). Returns the pipeline's wall time and what the Connect checks measured."""
     root = workdir / "lakehouse"
     common = ["--set", f"lakehouse.root={root}", *TRAIN]
-    landed = venv.run(
-        workdir, venv.bin / "spark-ml", "land-demo-data", "--rows-per-month", str(ROWS_PER_MONTH), *common
-    )
+    rows = str(ROWS_PER_MONTH)
+    landed = venv.run(workdir, venv.bin / "spark-ml", "land-demo-data", "--rows-per-month", rows, *common)
     _check(landed, "spark-ml land-demo-data")
     started = time.perf_counter()
     if not venv.runtime.connect:
         ran = venv.run(workdir, venv.bin / "spark-ml", "pipeline", *common, "--set", f"pipeline.steps={STEPS}")
         _check(ran, "spark-ml pipeline")
-        return time.perf_counter() - started
+        return time.perf_counter() - started, []
     with _connect_server(venv, workdir) as server:
         for script, arguments in serverless_job.local_commands(str(root), server.url, TRAIN):
             ran = venv.run(workdir, venv.bin / script, *arguments)
             _check(ran, f"{script} over Spark Connect", allowed=(0, 3) if script == "spark-ml-monitor" else (0,))
-    return time.perf_counter() - started
+            assert "Traceback" not in ran.stderr
+        pipeline_s = time.perf_counter() - started
+        notes = connect_checks(
+            venv, workdir, [*common, "--set", "spark.mode=connect", "--set", f"spark.remote={server.url}"]
+        )
+    return pipeline_s, notes
+
+
+def connect_checks(venv: Venv, workdir: Path, remote: list[str]) -> list[str]:
+    """`spark-ml reproduce` of the champion's training over Spark Connect, then a succeeding and a
+    failing (a model fitted on the server, then its logging fails) pipeline, each within EXIT_BOUND_S."""
+    code = (
+        "import sys; from mlflow.tracking import MlflowClient; "
+        "from spark_ml.config import load_settings; c = load_settings('local', overrides=sys.argv[1:]); "
+        "m = MlflowClient(tracking_uri=c.tracking_uri, registry_uri=c.registry_uri); "
+        "print(m.get_model_version_by_alias(c.registered_model_name, 'champion').run_id)"
+    )
+    sets = [v for i, v in enumerate(remote) if i % 2 == 1]
+    run_id = venv.run(workdir, venv.bin / "python", "-c", code, *sets)
+    _check(run_id, "champion lookup")
+    notes = []
+    for name, arguments, expected in (
+        ("reproduce", ["reproduce", run_id.stdout.strip(), *remote], 0),
+        ("pipeline", ["pipeline", *remote, "--set", "pipeline.steps=[train, promote, score, monitor]"], 0),
+        (
+            "failing pipeline",
+            ["pipeline", *remote, "--set", "mlflow.tracking_uri=http://127.0.0.1:9", "--set", "pipeline.steps=[train]"],
+            1,
+        ),
+    ):
+        started = time.perf_counter()
+        result = venv.run(workdir, venv.bin / "spark-ml", *arguments, timeout=EXIT_BOUND_S)
+        seconds = time.perf_counter() - started
+        assert result.returncode == expected, (
+            f"{name}: exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
+        notes.append(f"{name} exited {expected} in {seconds:.1f} s")
+        if name == "reproduce":
+            assert "result: reproduced, every metric matches" in result.stdout
+        if expected == 1:
+            assert result.stderr.startswith("spark-ml pipeline failed:")
+            assert result.stderr.count("\n") == 1
+    return notes
 
 
 @contextmanager
@@ -194,13 +238,15 @@ def test_the_pipeline_on_each_runtime_matches_the_reference(
     assert not (workdir / ".git").exists()
     assert not (workdir / "spark_ml").exists()
     versions = _versions(venv, workdir)
-    pipeline_s = run_pipeline(venv, workdir)
+    pipeline_s, notes = run_pipeline(venv, workdir)
     outcome = Outcome(runtime, versions, install_s, pipeline_s, fingerprint(venv, workdir))
     OUTCOMES[runtime.name] = outcome
     print(
         f"\n{runtime.title}: pyspark {versions['pyspark']}, delta-spark {versions['delta-spark']}, "
         f"mlflow {versions['mlflow']}; venv {install_s:.1f} s, pipeline {pipeline_s:.1f} s"
     )
+    for note in notes:
+        print(f"  over Spark Connect: {note}")
     if runtime is REFERENCE:
         assert len(outcome.fingerprint["tables"]) >= 15
         assert outcome.fingerprint["model"]["metrics"]["test_auc_roc"] > 0.55
