@@ -190,9 +190,7 @@ def connect_checks(venv: Venv, workdir: Path, remote: list[str]) -> list[str]:
         started = time.perf_counter()
         result = venv.run(workdir, venv.bin / "spark-ml", *arguments, timeout=EXIT_BOUND_S)
         seconds = time.perf_counter() - started
-        assert result.returncode == expected, (
-            f"{name}: exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-        )
+        _check(result, name, allowed=(expected,))
         notes.append(f"{name} exited {expected} in {seconds:.1f} s")
         if name == "reproduce":
             assert "result: reproduced, every metric matches" in result.stdout
