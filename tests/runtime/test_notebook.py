@@ -30,6 +30,7 @@ def test_notebooks_are_stored_without_outputs(path) -> None:  # type: ignore[no-
     assert [(c["outputs"], c["execution_count"]) for c in code] == [([], None)] * len(code)
 
 
+@pytest.mark.slow
 def test_the_notebook_runs_top_to_bottom_on_real_tables(
     spark: SparkSession, slice_run: SliceRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
