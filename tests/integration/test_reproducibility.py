@@ -139,12 +139,13 @@ def test_a_failed_run_is_recorded_with_its_error(
     spark: SparkSession, copied_chain: Chain, capsys: pytest.CaptureFixture[str]
 ) -> None:
     chain = copied_chain
-    code = cli.main(["train", *chain.cli_args(), "--set", "train.table=ml.monitoring"])
+    missing = ["--set", "tables.gold.not_built={}", "--set", "train.table=gold.not_built"]
+    code = cli.main(["train", *chain.cli_args(), *missing])
     assert code == 1
-    assert "ml.monitoring does not exist yet" in capsys.readouterr().err
+    assert "gold.not_built does not exist yet" in capsys.readouterr().err
     failed = runs(spark, chain.settings).read("ml.runs").where(F.col("status") == "failed").collect()
     assert [(r["task"], r["exit_code"]) for r in failed] == [("train", 1)]
-    assert failed[0]["error"].startswith("TableNotFoundError: table ml.monitoring does not exist yet")
+    assert failed[0]["error"].startswith("TableNotFoundError: table gold.not_built does not exist yet")
     assert failed[0]["outputs"] == []
 
 
