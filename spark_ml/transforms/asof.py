@@ -39,6 +39,10 @@ def asof_join(
     time falls in at most one: the intervals are listed once per time bucket they cover (a few per
     right row when the tolerance is a few buckets) and joined on (keys, the left time's bucket), then
     filtered on the interval. A small right side is broadcast and the left side is not shuffled.
+    A right row is listed once per bucket its interval covers (the interval is no longer than the
+    gap to the next right row, nor than the tolerance), and a left row is compared with every
+    interval listed in its bucket: a bucket near the usual spacing of the right rows keeps both
+    to one or two.
     """
     if tolerance_seconds < 0 or bucket_seconds <= 0:
         raise SchemaMismatchError("asof_join needs tolerance_seconds >= 0 and bucket_seconds > 0")
