@@ -6,13 +6,14 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,notebook
 
-.PHONY: help install run doctor test test-fast lint typecheck unit test-connect test-runtimes wheel bench test-compat clean
+.PHONY: help install run doctor test test-fast lint typecheck unit test-connect test-runtimes wheel bench bench-peers test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
 	@echo "make test         ruff, mypy, import contracts, notebook check, then every test (and the Connect pass)"
 	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"
-	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run)"
+	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run);"
+	@echo "                  peers (dbl-tempo, databricks-labs-dqx) run from .venv-peers, made when missing"
 	@echo "make test-fast    every test not marked slow (the edit-test loop)"
 	@echo "make test-runtimes  the built wheel on every runtime the bundle targets (DBR 16.4 / 17.3 LTS ML, newest, serverless)"
 	@echo "make test-compat  the unit tests on pyspark 3.5 with delta-spark 3.3"
@@ -64,6 +65,10 @@ wheel: install
 
 bench: install
 	$(PY) -m benchmarks.run
+
+# only the peers step of make bench (the other sections of results.md are kept)
+bench-peers: install
+	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,mlflow,tests
 
 COMPAT_VENV ?= .venv-compat
 test-compat:

@@ -53,6 +53,20 @@ def peak_memory() -> Iterator[Peak]:
         thread.join()
 
 
+def replicated(flights: Any, size: int) -> Any:
+    """silver.flights xN: copies get distinct natural keys (flight number + k * 10000) and keep
+    carrier, origin, dest, dates and tail numbers, so joins and windows stay valid and every
+    window holds N times more flights."""
+    from pyspark.sql import functions as F
+
+    copies = flights.sparkSession.range(size).withColumnRenamed("id", "__copy")
+    return (
+        flights.crossJoin(F.broadcast(copies))
+        .withColumn("flight", F.col("flight") + F.col("__copy").cast("int") * 10000)
+        .drop("__copy")
+    )
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()

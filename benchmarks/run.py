@@ -2,7 +2,10 @@
 written to benchmarks/results.md and benchmarks/results.json. Ratios where a ratio is meaningful
 (absolute times are noisy here), medians of repeated runs.
 
-    python -m benchmarks.run [--repeats 3] [--sizes 1,4,16] [--skip scale,tests,...]
+    python -m benchmarks.run [--repeats 3] [--sizes 1,4,16] [--dqx-sizes 1,4] [--skip scale,tests,...]
+
+The peers step (spark-ml against dbl-tempo and databricks-labs-dqx) runs benchmarks/peers.py with
+the interpreter of .venv-peers, which it creates when missing.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks import peers
 from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, median_of, timed
 
-PARTS = ("scale", "io", "scoring", "trainers", "mlflow", "tests")
+PARTS = ("scale", "io", "scoring", "trainers", "mlflow", "peers", "tests")
 
 
 def run_scale(sizes: list[int], repeats: int) -> dict[str, Any]:
@@ -440,6 +444,8 @@ def render(results: dict[str, Any]) -> str:
             f"Target {m['target']}: {'met' if m['met'] else 'NOT met'}.",
             "",
         ]
+    if "peers" in results:
+        lines += peers.render(results["peers"])
     if "tests" in results:
         t = results["tests"]
         lines += [
@@ -468,28 +474,36 @@ def render(results: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sizes", default="1,4,16")
+    parser.add_argument("--sizes", default="1,4,16", help="flights xN for scaling and the as-of peers")
+    parser.add_argument("--dqx-sizes", default="1,4", help="flights xN for the data-quality peers")
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
     parser.add_argument("--suite-log", type=Path, help="take the full-suite figures from this make test output")
     args = parser.parse_args()
-    if not (MAIN_LAKEHOUSE / "gold" / "flight_features").exists():
-        print("make bench needs the tables of `make run` first", file=sys.stderr)
-        return 2
     skip = {s for s in args.skip.split(",") if s}
+    # the peers read silver only; the other parts need the whole of `make run`
+    needed = "silver/flights" if set(PARTS) - skip <= {"peers", "tests"} else "gold/flight_features"
+    if not (MAIN_LAKEHOUSE / needed).exists():
+        print(f"make bench needs the tables of `make run` first ({needed} is missing)", file=sys.stderr)
+        return 2
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     out_json = REPO / "benchmarks" / "results.json"
     results: dict[str, Any] = json.loads(out_json.read_text()) if skip and out_json.exists() else {}
-    results.update(
-        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        machine=f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}",
-    )
+    stamp = {
+        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}",
+    }
+    # a partial run keeps the date of the run that measured the other sections (the peers carry their own)
+    results.update({k: v for k, v in stamp.items() if not skip or k not in results})
     steps = {
         "scale": lambda: run_scale([int(x) for x in args.sizes.split(",")], args.repeats),
         "io": lambda: run_io(args.repeats),
         "scoring": lambda: run_scoring(args.repeats),
         "trainers": lambda: run_trainers(args.repeats),
         "mlflow": lambda: run_mlflow(args.repeats),
+        "peers": lambda: peers.run(
+            [int(x) for x in args.sizes.split(",")], [int(x) for x in args.dqx_sizes.split(",")], args.repeats
+        ),
         "tests": lambda: run_tests(args.suite_log),
     }
     for name, step in steps.items():

@@ -12,9 +12,7 @@ import json
 import statistics
 import sys
 
-from pyspark.sql import functions as F
-
-from benchmarks.common import MAIN_LAKEHOUSE, WORK, peak_memory, timed
+from benchmarks.common import MAIN_LAKEHOUSE, WORK, peak_memory, replicated, timed
 from spark_ml.config import load_settings
 from spark_ml.io.delta import Lakehouse
 from spark_ml.session import get_spark
@@ -34,13 +32,7 @@ def main() -> int:
     spark = get_spark(settings)
     src, dst = Lakehouse(spark, source), Lakehouse(spark, settings)
     flights = src.read("silver.flights")
-    copies = spark.range(args.size).withColumnRenamed("id", "__copy")
-    replicated = (
-        flights.crossJoin(F.broadcast(copies))
-        .withColumn("flight", F.col("flight") + F.col("__copy").cast("int") * 10000)
-        .drop("__copy")
-    )
-    dst.write(replicated, "silver.flights", mode="overwrite")
+    dst.write(replicated(flights, args.size), "silver.flights", mode="overwrite")
     for table in ("silver.weather", "silver.planes"):
         dst.write(src.read(table), table, mode="overwrite")
     rows = dst.read("silver.flights").count()

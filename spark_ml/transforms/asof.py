@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_ml.errors import SchemaMismatchError
 from spark_ml.transforms.frames import require_columns
+
+MICROS = 1_000_000
 
 
 def asof_join(
@@ -26,42 +28,63 @@ def asof_join(
     """Left rows with `columns` of the latest right row that has equal `on` keys and
     `left_time - tolerance <= right_time <= left_time` (null columns when there is none).
 
-    Runs as an equi-join on (keys, time bucket) and a filter instead of a range join: each left
-    row is expanded to the few buckets its tolerance spans, so the join stays a hash join. Among
-    right rows at the same time, the one with the greatest `columns` values wins (deterministic).
-    Output columns are named `prefix + column`.
+    The latest right row's values are returned as they are, nulls included. Among right rows at
+    the same time, the one with the greatest `columns` values wins (compared in order, null lowest),
+    so the result is deterministic. Null keys and null times never match; every left row is kept
+    once, duplicates included, in no particular order. Output columns are named `prefix + column`.
+
+    Runs as an equi-join without a range join, a row id or a window over the left side: each right
+    row (per key and time) is valid from its time until just before the next right time of its key,
+    and for at most `tolerance` (in elapsed microseconds). Those intervals do not overlap, so a left
+    time falls in at most one: the intervals are listed once per time bucket they cover (a few per
+    right row when the tolerance is a few buckets) and joined on (keys, the left time's bucket), then
+    filtered on the interval. A small right side is broadcast and the left side is not shuffled.
+    A right row is listed once per bucket its interval covers (the interval is no longer than the
+    gap to the next right row, nor than the tolerance), and a left row is compared with every
+    interval listed in its bucket: a bucket near the usual spacing of the right rows keeps both
+    to one or two.
     """
     if tolerance_seconds < 0 or bucket_seconds <= 0:
         raise SchemaMismatchError("asof_join needs tolerance_seconds >= 0 and bucket_seconds > 0")
     require_columns(left, [*on, left_time], "asof_join left side")
     require_columns(right, [*on, right_time, *columns], "asof_join right side")
-    row, bucket, rt = "__asof_row", "__asof_bucket", "__asof_time"
-    lt_seconds = F.unix_seconds(F.col(left_time))
-    lhs = left.withColumn(row, F.monotonically_increasing_id()).withColumn(
-        bucket,
-        F.explode_outer(
-            F.sequence(
-                F.floor((lt_seconds - tolerance_seconds) / bucket_seconds),
-                F.floor(lt_seconds / bucket_seconds),
-            )
-        ),
+    keys = [f"__asof_k{i}" for i in range(len(on))]
+    values = [f"{prefix}{c}" for c in columns]
+    bucket, start, end, latest = "__asof_bucket", "__asof_start", "__asof_end", "__asof_values"
+
+    def bucket_of(micros: Column) -> Column:
+        # monotone in `micros`, which is all the matching needs (start <= t <= end gives a bucket
+        # of t between those of start and end)
+        return F.floor(micros / F.lit(bucket_seconds * MICROS))
+
+    observed = right.where(_all_not_null([*on, right_time])).select(
+        *[F.col(c).alias(k) for c, k in zip(on, keys, strict=True)],
+        F.unix_micros(F.col(right_time)).alias(start),
+        F.struct(*[F.col(c).alias(v) for c, v in zip(columns, values, strict=True)]).alias(latest),
     )
-    renamed = {c: f"__asof_r_{i}" for i, c in enumerate(on)}
-    values = {c: f"{prefix}{c}" for c in columns}
-    rhs = right.select(
-        *[F.col(c).alias(renamed[c]) for c in on],
-        F.col(right_time).alias(rt),
-        F.floor(F.unix_seconds(F.col(right_time)) / bucket_seconds).alias(bucket),
-        *[F.col(c).alias(values[c]) for c in columns],
+    # ties at one time: the greatest values (a struct compares its fields in order, null lowest)
+    per_time = observed.groupBy(*keys, start).agg(F.max(latest).alias(latest))
+    # lead() takes no frame: it reads the next row of the ordered partition (null after the last
+    # one, which least() skips)
+    following = F.lead(start).over(Window.partitionBy(*keys).orderBy(start))
+    valid_until = F.least(following - 1, F.col(start) + F.lit(tolerance_seconds * MICROS))
+    intervals = (
+        per_time.withColumn(end, valid_until)
+        .withColumn(bucket, F.explode(F.sequence(bucket_of(F.col(start)), bucket_of(F.col(end)))))
+        .select(*keys, bucket, start, end, *[F.col(latest)[v].alias(v) for v in values])
     )
-    condition = (F.col(f"l.{bucket}") == F.col(f"r.{bucket}")) & (F.col(f"r.{rt}") <= F.col(f"l.{left_time}"))
-    condition = condition & (
-        F.col(f"r.{rt}") >= F.col(f"l.{left_time}") - F.expr(f"INTERVAL {tolerance_seconds} SECONDS")
-    )
-    for c in on:
-        condition = condition & (F.col(f"l.{c}") == F.col(f"r.{renamed[c]}"))
-    joined = lhs.alias("l").join(rhs.alias("r"), on=condition, how="left")
-    order = [F.col(rt).desc_nulls_last(), *[F.col(values[c]).desc_nulls_last() for c in columns]]
-    window = Window.partitionBy(row).orderBy(*order)
-    best = joined.withColumn("__asof_rank", F.row_number().over(window)).where(F.col("__asof_rank") == 1)
-    return best.select(*[F.col(f"l.{c}") for c in left.columns], *[F.col(values[c]) for c in columns])
+    lhs = left.withColumn(bucket, bucket_of(F.unix_micros(F.col(left_time))))
+    condition = F.col(f"l.{bucket}") == F.col(f"r.{bucket}")
+    for c, k in zip(on, keys, strict=True):
+        condition = condition & (F.col(f"l.{c}") == F.col(f"r.{k}"))
+    at = F.unix_micros(F.col(f"l.{left_time}"))
+    condition = condition & at.between(F.col(f"r.{start}"), F.col(f"r.{end}"))
+    joined = lhs.alias("l").join(intervals.alias("r"), on=condition, how="left")
+    return joined.select(*[F.col(f"l.{c}") for c in left.columns], *[F.col(f"r.{v}") for v in values])
+
+
+def _all_not_null(names: Sequence[str]) -> Column:
+    present = F.lit(True)
+    for name in names:
+        present = present & F.col(name).isNotNull()
+    return present

@@ -18,7 +18,7 @@ def t(h: int, m: int = 0, day: int = 1) -> dt.datetime:
     return dt.datetime(2013, 1, day, h, m)
 
 
-def origin_temp(flights, weather, tolerance_seconds: int):  # type: ignore[no-untyped-def]
+def origin_temp(flights, weather, tolerance_seconds: int, bucket_seconds: int = 3600):  # type: ignore[no-untyped-def]
     """Each flight's origin temperature as of its departure (`dep`), within the tolerance."""
     return asof_join(
         flights,
@@ -29,6 +29,7 @@ def origin_temp(flights, weather, tolerance_seconds: int):  # type: ignore[no-un
         tolerance_seconds=tolerance_seconds,
         columns=["temp"],
         prefix="origin_",
+        bucket_seconds=bucket_seconds,
     )
 
 
@@ -46,7 +47,10 @@ def weather(spark: SparkSession):  # type: ignore[no-untyped-def]
     return spark.createDataFrame(rows, "origin STRING, time_hour TIMESTAMP, temp DOUBLE")
 
 
-def test_asof_join_picks_latest_within_tolerance(spark: SparkSession, weather) -> None:  # type: ignore[no-untyped-def]
+# the bucket size changes how the join is cut, never its result: buckets much smaller than the
+# tolerance, equal to the gap between observations, and larger than the whole data
+@pytest.mark.parametrize("bucket_seconds", [600, 3600, 7 * 86400])
+def test_asof_join_picks_latest_within_tolerance(spark: SparkSession, weather, bucket_seconds: int) -> None:  # type: ignore[no-untyped-def]
     flights = spark.createDataFrame(
         [
             (1, "EWR", t(6, 30)),  # latest at or before: 06:00
@@ -62,7 +66,7 @@ def test_asof_join_picks_latest_within_tolerance(spark: SparkSession, weather) -
         ],
         "id INT, origin STRING, dep TIMESTAMP",
     )
-    out = origin_temp(flights, weather, tolerance_seconds=3 * 3600)
+    out = origin_temp(flights, weather, tolerance_seconds=3 * 3600, bucket_seconds=bucket_seconds)
     expected = spark.createDataFrame(
         [
             (1, "EWR", t(6, 30), 31.0),
@@ -179,3 +183,133 @@ def test_asof_join_measures_the_tolerance_in_elapsed_time_across_dst(spark: Spar
         "dep",
     )
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_asof_join_returns_the_latest_rows_values_nulls_included(spark: SparkSession) -> None:
+    """The latest observation wins as a whole: a null in it stays null (no older value fills it),
+    and ties at one time go to the greatest values, compared column by column, null lowest."""
+    weather = spark.createDataFrame(
+        [
+            ("EWR", t(5), 30.0, 10.0),
+            ("EWR", t(6), None, 12.0),  # latest for flight 1: temp unknown
+            ("JFK", t(6), None, 9.0),
+            ("JFK", t(6), 40.0, 1.0),  # same time: 40.0 > null
+            ("LGA", t(6), 50.0, None),
+            ("LGA", t(6), 50.0, 3.0),  # same time and temp: wind 3.0 > null
+            ("LGA", t(6), 49.0, 8.0),
+        ],
+        "origin STRING, time_hour TIMESTAMP, temp DOUBLE, wind DOUBLE",
+    )
+    flights = spark.createDataFrame(
+        [(1, "EWR", t(6, 30)), (2, "JFK", t(7)), (3, "LGA", t(6)), (4, "EWR", t(5, 59))],
+        "id INT, origin STRING, dep TIMESTAMP",
+    )
+    out = asof_join(
+        flights,
+        weather,
+        on=["origin"],
+        left_time="dep",
+        right_time="time_hour",
+        tolerance_seconds=3 * 3600,
+        columns=["temp", "wind"],
+        prefix="w_",
+    )
+    expected = spark.createDataFrame(
+        [
+            (1, "EWR", t(6, 30), None, 12.0),
+            (2, "JFK", t(7), 40.0, 1.0),
+            (3, "LGA", t(6), 50.0, 3.0),
+            (4, "EWR", t(5, 59), 30.0, 10.0),
+        ],
+        "id INT, origin STRING, dep TIMESTAMP, w_temp DOUBLE, w_wind DOUBLE",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True)
+
+
+def test_asof_join_bounds_are_exact_to_the_microsecond(spark: SparkSession) -> None:
+    us = dt.timedelta(microseconds=1)
+    weather = spark.createDataFrame(
+        [("EWR", t(6), 1.0), ("EWR", t(7) + us, 2.0)], "origin STRING, time_hour TIMESTAMP, temp DOUBLE"
+    )
+    flights = spark.createDataFrame(
+        [
+            (1, "EWR", t(6) - us),  # before the first observation
+            (2, "EWR", t(6)),  # exactly at it
+            (3, "EWR", t(7)),  # 1 us before the next one: still the first
+            (4, "EWR", t(7) + us),  # exactly at the next one
+            (5, "EWR", t(8) + us),  # exactly the tolerance (1 h) after the next one
+            (6, "EWR", t(8) + 2 * us),  # 1 us beyond
+        ],
+        "id INT, origin STRING, dep TIMESTAMP",
+    )
+    out = origin_temp(flights, weather, tolerance_seconds=3600)
+    got = {r["id"]: r["origin_temp"] for r in out.collect()}
+    assert got == {1: None, 2: 1.0, 3: 1.0, 4: 2.0, 5: 2.0, 6: None}
+    exact = origin_temp(flights, weather, tolerance_seconds=0)  # a zero tolerance matches equal times only
+    assert {r["id"]: r["origin_temp"] for r in exact.collect()} == {1: None, 2: 1.0, 3: None, 4: 2.0, 5: None, 6: None}
+
+
+def test_asof_join_on_several_keys_keeps_every_left_row_once(spark: SparkSession) -> None:
+    readings = spark.createDataFrame(
+        [
+            ("EWR", "a", t(5), 1.0),
+            ("EWR", "b", t(6), 2.0),
+            ("EWR", None, t(6), 3.0),  # a null key never matches
+            ("JFK", "a", t(5, 30), 4.0),
+            ("JFK", "a", None, 5.0),  # a null time never matches
+        ],
+        "origin STRING, sensor STRING, at TIMESTAMP, v DOUBLE",
+    )
+    left = spark.createDataFrame(
+        [
+            ("EWR", "a", t(6, 30)),
+            ("EWR", "a", t(6, 30)),  # a duplicate left row stays a duplicate
+            ("EWR", "b", t(6, 30)),
+            ("EWR", None, t(6, 30)),
+            ("JFK", "a", t(6)),
+            ("JFK", "b", t(6)),
+        ],
+        "origin STRING, sensor STRING, ts TIMESTAMP",
+    )
+    out = asof_join(
+        left,
+        readings,
+        on=["origin", "sensor"],
+        left_time="ts",
+        right_time="at",
+        tolerance_seconds=2 * 3600,
+        columns=["v"],
+    )
+    expected = spark.createDataFrame(
+        [
+            ("EWR", "a", t(6, 30), 1.0),
+            ("EWR", "a", t(6, 30), 1.0),
+            ("EWR", "b", t(6, 30), 2.0),
+            ("EWR", None, t(6, 30), None),
+            ("JFK", "a", t(6), 4.0),
+            ("JFK", "b", t(6), None),
+        ],
+        "origin STRING, sensor STRING, ts TIMESTAMP, v DOUBLE",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True)
+
+
+def test_asof_join_broadcasts_a_small_right_side_and_never_shuffles_the_left(
+    spark: SparkSession, weather, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """The performance contract: the left rows meet the right side in a broadcast hash join, with no
+    row id and no ranking window over them, however many there are. (The right side is read from
+    files, as tables are, so Spark knows it is small.)"""
+    weather.write.parquet(str(tmp_path / "weather"))
+    stored = spark.read.parquet(str(tmp_path / "weather"))
+    flights = spark.range(1000).selectExpr(
+        "id",
+        "IF(id % 2 = 0, 'EWR', 'JFK') AS origin",
+        "TIMESTAMP'2013-01-01 04:00:00' + make_interval(0, 0, 0, 0, 0, id % 300) AS dep",
+    )
+    origin_temp(flights, stored, tolerance_seconds=3600).explain()
+    plan = capsys.readouterr().out
+    assert "BroadcastHashJoin" in plan
+    assert "LeftOuter" in plan
+    assert "monotonically_increasing_id" not in plan
+    assert "row_number" not in plan
