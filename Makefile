@@ -65,6 +65,7 @@ wheel: install
 
 bench: install
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.notebooks
 
 # only the peers step of make bench (the other sections of results.md are kept)
 bench-peers: install
