@@ -183,7 +183,8 @@ def spark_submit_args() -> list[str]:
     """The spark-submit flags that give a job the Delta jars and SQL extensions of this environment
     (the same coordinates the local session resolves), plus UTC: `spark-ml spark-submit-args`."""
     args = ["--packages", delta_package()]
-    for key, value in {**DELTA_SQL_CONF, "spark.sql.session.timeZone": "UTC"}.items():
+    quiet = {"spark.log.level": "WARN"}  # as local sessions: no INFO line for every Delta snapshot
+    for key, value in {**DELTA_SQL_CONF, "spark.sql.session.timeZone": "UTC", **quiet}.items():
         args += ["--conf", f"{key}={value}"]
     return args
 

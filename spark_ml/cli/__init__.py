@@ -87,7 +87,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from spark_ml.cli.doctor import run_checks
 
     settings = settings_from(args)
-    setup(settings)
+    setup(settings, "doctor", args)
     checks = run_checks(settings)
     for check in checks:
         print(check.line())
@@ -128,7 +128,7 @@ def _lineage(args: argparse.Namespace) -> int:
     from spark_ml.session import spark_session
 
     settings = settings_from(args)
-    setup(settings)
+    setup(settings, "lineage", args)
     model = lineage.check_target(settings, args.target)  # bad names fail before Spark starts
     if model is not None:
         lineage.resolve_model(settings, model)
@@ -144,7 +144,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from spark_ml.tasks import train
 
     settings = settings_from(args)
-    setup(settings)
+    setup(settings, "reproduce", args)
     reproduce.check_tolerance(args.tolerance)  # bad arguments and an unknown run fail before Spark starts
     reproduce.original(settings, args.mlflow_run_id)
     with spark_session(settings) as spark:

@@ -11,12 +11,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
 from spark_ml.config import Settings, load_settings, redact
 from spark_ml.errors import EXIT_FAILURE, EXIT_USAGE, ConfigError, SparkMLError
-from spark_ml.logs import configure_logging
+from spark_ml.logs import Verbosity, configure_logging
 from spark_ml.tasks import Task, get_task
 
 log = logging.getLogger("spark_ml")
@@ -42,6 +43,14 @@ def common_parser() -> OneLineParser:
         help="override a config value, e.g. --set train.seed=7 (repeatable)",
     )
     parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show every log record on the console (they always go to the log file)",
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="show only errors and the final summary")
     return parser
 
 
@@ -52,13 +61,26 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(args.env, args.conf_dir, overrides)
 
 
-def log_file(settings: Settings) -> str | None:
+def log_file(settings: Settings, command: str) -> str | None:
+    """`<root>/logs/<command>-<UTC time>.log`: the full log of one command run (None on Databricks,
+    where the job's driver log holds it)."""
     logs = settings.layout.logs_dir
-    return None if logs is None else str(Path(logs) / "spark-ml.log")
+    if logs is None:
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return str(Path(logs) / f"{command.replace(' ', '-')}-{stamp}.log")
 
 
-def setup(settings: Settings) -> None:
-    configure_logging(settings.logging.level, settings.secret_values(), log_file(settings))
+def setup(settings: Settings, command: str, args: argparse.Namespace | None = None) -> str | None:
+    """Logging for one command; returns the log file it writes."""
+    verbosity: Verbosity = "normal"
+    if args is not None and getattr(args, "verbose", False):
+        verbosity = "verbose"
+    elif args is not None and getattr(args, "quiet", False):
+        verbosity = "quiet"
+    path = log_file(settings, command)
+    configure_logging(settings.logging.level, settings.secret_values(), path, verbosity)
+    return path
 
 
 def add_task_arguments(parser: argparse.ArgumentParser, task: Task) -> None:
@@ -104,7 +126,7 @@ def execute(name: str, args: argparse.Namespace) -> int:
         task = get_task(name)
         settings = settings_from(args)
         state["settings"] = settings
-        setup(settings)
+        written = setup(settings, name, args)
         task.check(settings)  # what can be checked without Spark exits 2 before Spark starts
         options = task_options(task, args)
         if not task.spark:
@@ -115,6 +137,8 @@ def execute(name: str, args: argparse.Namespace) -> int:
             with spark_session(settings) as spark:
                 result = task.run_function()(spark, settings, **options)
         print(result.summary())
+        if written is not None:
+            print(f"log: {written}")
         return int(result.exit_code)
 
     return guarded(name, body, lambda: state["settings"].secret_values() if "settings" in state else ())

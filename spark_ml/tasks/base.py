@@ -49,6 +49,7 @@ class TaskResult:
     status: str = "success"
     exit_code: int = EXIT_OK
     manifest_version: int | None = None
+    list_tables: bool = True  # False: the summary counts the tables instead of listing them
 
     def rows_written(self, table: str) -> int:
         return sum(w.rows for w in self.writes if w.table == table)
@@ -60,6 +61,11 @@ class TaskResult:
     def summary(self) -> str:
         """A short table: task, env, duration, then one line per table read or written."""
         head = f"{self.task} | env {self.env} | run {self.run_id[:12]} | {self.duration_s:.1f} s | {self.status}"
+        if not self.list_tables:
+            written = len({w.table for w in self.writes})
+            return "\n".join(
+                [head, f"{written} tables written (rows and Delta versions: the report, spark-ml lineage)", *self.notes]
+            )
         rows: list[tuple[str, str, str, str]] = []
         for table in dict.fromkeys([*(r.table for r in self.reads), *(w.table for w in self.writes)]):
             read = sorted({r.version for r in self.reads if r.table == table})
@@ -176,7 +182,9 @@ class TaskContext:
         passed = sum(1 for r in results if r.status == "pass")
         self.note(f"quality {results[0].table}: {passed} of {len(results)} checks pass")
 
-    def result(self, metrics: dict[str, Any] | None = None, exit_code: int = EXIT_OK) -> TaskResult:
+    def result(
+        self, metrics: dict[str, Any] | None = None, exit_code: int = EXIT_OK, list_tables: bool = True
+    ) -> TaskResult:
         """The run's TaskResult; its manifest is appended to the runs table (one Delta commit)."""
         result = TaskResult(
             task=self.task,
@@ -191,6 +199,7 @@ class TaskContext:
             notes=list(self.notes),
             quality=list(self.quality),
             exit_code=exit_code,
+            list_tables=list_tables,
         )
         self.finished = True
         result.manifest_version = self._record("success", result.ended_at, result.metrics, exit_code, None)

@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from spark_ml.config import Settings
 from spark_ml.errors import EXIT_OK
+from spark_ml.logs import progress
 from spark_ml.tasks import check_steps, get_task, options_of
 from spark_ml.tasks.base import TaskContext, TaskResult
 
@@ -36,7 +37,7 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self.stop.wait(HEARTBEAT_SECONDS):
-            print(f"{self.label}: running for {time.perf_counter() - self.start:.0f} s", flush=True)
+            progress.info("%s: running for %.0f s", self.label, time.perf_counter() - self.start)
 
     def __enter__(self) -> _Heartbeat:
         self.thread.start()
@@ -64,24 +65,22 @@ def run(
         for number, name in enumerate(steps, 1):
             task = get_task(name)
             label = f"[{number}/{len(steps)}] {name}"
-            print(f"{label} ...", flush=True)
+            progress.info("%s ...", label)
             with _Heartbeat(label):
                 result = task.run_function()(spark, cfg, **options_of(task, options))
             results.append(result)
             ctx.include(result)
             ctx.tags[f"step.{result.task}"] = result.run_id  # the steps' own manifests in the runs table
-            print(f"{label} done in {result.duration_s:.1f} s", flush=True)
+            progress.info("%s done in %.1f s", label, result.duration_s)
             for note in result.notes[-3:]:
-                print(f"    {note}", flush=True)
+                progress.info("    %s", note)
             exit_code = exit_code or result.exit_code
         facts = _facts(cfg, results)
         for key, value in facts.items():
             ctx.note(f"{key}: {value}")
         if cfg.pipeline.report:
             ctx.note(f"report: {_report(ctx, results, facts)}")
-        for res in results:
-            ctx.note(f"{res.task}: {res.duration_s:.1f} s")
-        return ctx.result({"steps": [r.task for r in results], **facts}, exit_code=exit_code)
+        return ctx.result({"steps": [r.task for r in results], **facts}, exit_code=exit_code, list_tables=False)
 
 
 def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:

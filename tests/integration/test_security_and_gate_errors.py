@@ -52,7 +52,7 @@ def test_a_secret_never_reaches_logs_mlflow_or_dumps(
     text = (tmp_path / "run.log").read_text()
     assert "the token is ***" in text
     assert SENTINEL not in text
-    assert log_file(settings) is not None
+    assert log_file(settings, "train").startswith(f"{settings.lakehouse.root}/logs/train-")
 
 
 def test_an_unreachable_registry_is_a_clear_error(
@@ -61,9 +61,7 @@ def test_an_unreachable_registry_is_a_clear_error(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
     settings = slice_settings(Path(slice_run.settings.lakehouse.root), "mlflow.tracking_uri=http://127.0.0.1:9")
-    with pytest.raises(
-        ModelRegistryError, match=r"model registry http://127.0.0.1:9 failed|http://127.0.0.1:9 is unreachable"
-    ):
+    with pytest.raises(ModelRegistryError, match=r"^model registry http://127.0.0.1:9 failed: MlflowException: "):
         promote.run(spark, settings)
 
 
