@@ -23,6 +23,7 @@ from spark_ml.config.checks import (
     RowRule,
     Severity,
     UniqueCheck,
+    quarantine_table,
 )
 from spark_ml.config.layout import Layout, TableRef
 from spark_ml.config.loader import default_conf_dir, flatten, load_settings
@@ -96,5 +97,6 @@ __all__ = [
     "flatten",
     "load_settings",
     "mask_secret_keys",
+    "quarantine_table",
     "redact",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from spark_ml.config.checks import quarantine_table
 from spark_ml.config.messages import format_validation, source_of, suggest
 from spark_ml.config.schema import MonitorSettings, OpsSettings, Settings, table_references
 from spark_ml.errors import ConfigError
@@ -91,6 +92,7 @@ def load_settings(
         raise ConfigError(format_validation(exc, layered.origin, Settings)) from None
     settings.remember_origins(layered.origin)
     _check_references(settings, layered)
+    _check_quarantines(settings, layered)
     return settings
 
 
@@ -192,6 +194,10 @@ def _with_operational_tables(data: dict[str, Any]) -> dict[str, Any]:
         return data
     tables = dict(tables or {})
     defaults = OpsSettings()
+    quality = data.get("quality") if isinstance(data.get("quality"), dict) else {}
+    for name, checks in (quality or {}).items():
+        if isinstance(checks, list) and any(isinstance(c, dict) and c.get("severity") == "quarantine" for c in checks):
+            tables.setdefault(quarantine_table(name), {"description": f"rows of {name} a quality check set aside"})
     for name in (
         ops.get("runs_table", defaults.runs_table),
         ops.get("quality_table", defaults.quality_table),
@@ -211,6 +217,20 @@ def _absolute_root(data: dict[str, Any]) -> dict[str, Any]:
             lakehouse = {**lakehouse, "root": os.path.abspath(root)}
             data = {**data, "lakehouse": lakehouse}
     return data
+
+
+def _check_quarantines(settings: Settings, layered: _Layered) -> None:
+    """A quality quarantine of `<table>` writes `<table>_quarantine`: it must not be an ingest source's
+    own quarantine table (that one holds raw lines)."""
+    ingest = {spec.quarantine: name for name, spec in settings.ingest.sources.items()}
+    for table, checks in settings.quality.items():
+        target = quarantine_table(table)
+        if any(c.severity == "quarantine" for c in checks) and target in ingest:
+            where = source_of(layered.origin, f"quality.{table}")
+            raise ConfigError(
+                f"quality.{table} in {where} quarantines rows to {target}, which is the ingest quarantine of "
+                f"source '{ingest[target]}': check that table at silver or later"
+            )
 
 
 def _check_references(settings: Settings, layered: _Layered) -> None:

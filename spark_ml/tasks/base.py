@@ -14,11 +14,19 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from spark_ml.config import ReferentialCheck, Settings, redact
-from spark_ml.errors import EXIT_OK, SparkMLError, first_line
+from spark_ml.config import ReferentialCheck, Settings, quarantine_table, redact
+from spark_ml.errors import EXIT_OK, DataLossError, SparkMLError, first_line
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
 from spark_ml.provenance import manifest, runs
-from spark_ml.quality.checks import CheckResult, evaluate, raise_on_errors
+from spark_ml.quality.checks import (
+    QUARANTINED_BY,
+    CheckResult,
+    evaluate,
+    good_rows,
+    prepare,
+    quarantined_rows,
+    raise_on_errors,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -148,20 +156,42 @@ class TaskContext:
     def checked_write(
         self, df: DataFrame, table: str, *, mode: str = "overwrite", where: Column | None = None
     ) -> TableWrite:
-        """Run the table's configured quality checks on `df` (one pass), record the results, fail
-        before writing on an `error` check, else write `df` in one Delta commit."""
+        """Run the table's configured quality checks on `df` (one pass over it), record the results,
+        fail before writing anything on a failing check, else write the good rows to `table` and the
+        rows a quarantine check rejects to `<table>_quarantine` (one commit each, same mode and
+        filter). Every row is written once: rows in = rows written + rows quarantined."""
         checks = self.settings.quality.get(table, ())
         if not checks:
             return self.lakehouse.write(df, table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
-        cached = df.persist()
+        prepared = prepare(df, table, checks, refs).persist()
         try:
-            results = evaluate(cached, table, checks, refs)
+            results = evaluate(prepared, table, checks)
             self.record_quality(results)
             raise_on_errors(results)
-            return self.lakehouse.write(cached, table, mode=mode, where=where)
+            if not any(c.severity == "quarantine" for c in checks):
+                return self.lakehouse.write(prepared.select(*df.columns), table, mode=mode, where=where)
+            return self._split_write(prepared, df.columns, table, results[0].total, mode, where)
         finally:
-            cached.unpersist()
+            prepared.unpersist()
+
+    def _split_write(
+        self, prepared: DataFrame, columns: list[str], table: str, total: int, mode: str, where: Column | None
+    ) -> TableWrite:
+        from pyspark.sql import functions as F
+
+        bad = quarantined_rows(prepared).select(
+            *columns, QUARANTINED_BY, F.lit(self.run_id).alias("run_id"), F.lit(self.started_at).alias("quarantined_at")
+        )
+        set_aside = self.lakehouse.write(bad, quarantine_table(table), mode=mode, where=where)
+        written = self.lakehouse.write(good_rows(prepared).select(*columns), table, mode=mode, where=where)
+        if written.rows + set_aside.rows != total:
+            raise DataLossError(
+                f"{table}: {total:,} rows checked, but {written.rows:,} written and {set_aside.rows:,} quarantined"
+            )
+        if set_aside.rows:
+            self.note(f"quality {table}: {set_aside.rows:,} rows quarantined to {quarantine_table(table)}")
+        return written
 
     def record_quality(self, results: list[CheckResult]) -> None:
         """Append check results to the data-quality table and to the summary."""
