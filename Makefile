@@ -49,12 +49,18 @@ unit: install
 test-connect: install
 	$(BIN)/pytest -q -m connect --spark-connect tests/unit
 
+# Two pytest processes side by side: the in-process tests, and those that start other processes
+# (wheel venv, spark-submit, a cluster, a kernel). Both run in random order (the seed is printed).
 test: lint typecheck
-	$(BIN)/pytest -q --durations=15
+	@mkdir -p .make
+	@$(BIN)/pytest -q -m process --durations=10 > .make/process-tests.log 2>&1 & pid=$$!; \
+	$(BIN)/pytest -q -m "not process" --durations=15; main=$$?; \
+	wait $$pid; processes=$$?; echo "== tests that start other processes"; cat .make/process-tests.log; \
+	test $$main -eq 0 -a $$processes -eq 0
 	$(BIN)/pytest -q -p no:randomly -m connect --spark-connect tests/unit
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not process"
 
 test-runtimes: install
 	$(BIN)/pytest -q -s -p no:randomly --runtime-matrix tests/matrix

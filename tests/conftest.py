@@ -4,8 +4,10 @@
 classic session (make test runs the tests marked `connect` that way too).
 
 Markers mean what they say: `spark` is added to every test that uses the session (directly or
-through a fixture) and a test marked `spark` that does not use it is an error; `slow` tests (over
-20 s) are listed at the end of the run when one is unmarked.
+through a fixture) and a test marked `spark` that does not use it is an error; `process` marks the
+tests that start other processes (tests/runtime, the concurrent writers), which `make test` runs in
+a second pytest process beside the others; `slow` tests (over 20 s) are listed at the end of the run
+when one is unmarked.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ _marked_slow: dict[str, bool] = {}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wrongly_marked = []
     for item in items:
+        path = Path(str(item.fspath))
+        if "runtime" in path.parts or path.name == "test_concurrency.py":
+            item.add_marker(pytest.mark.process)  # they run other processes: make test runs them side by side
         _marked_slow[item.nodeid] = item.get_closest_marker("slow") is not None
         uses = "spark" in getattr(item, "fixturenames", ())
         if uses and item.get_closest_marker("spark") is None:
@@ -66,6 +71,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    seed = getattr(config.option, "randomly_seed", None)
+    if config.pluginmanager.hasplugin("randomly") and getattr(config.option, "randomly_reorganize", False):
+        terminalreporter.write_line(f"tests ran in random order: --randomly-seed={seed} reruns this order")
     unmarked = [
         f"{nodeid} ({seconds:.0f} s)"
         for nodeid, seconds in sorted(_durations.items(), key=lambda kv: -kv[1])
@@ -151,6 +159,16 @@ def slice_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceR
     """The whole pipeline once on a slice of the real data (see tests/slice.py). Read it; a test
     that changes tables, models or manifests uses `slice_copy`."""
     return run_slice(spark, tmp_path_factory.mktemp("slice"))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def tiny_slice(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
+    """100 flights a month up to a trained model: what the process-level tests (spark-submit, the
+    cluster, the notebook kernel) read and copy. Read it; copy it to change it."""
+    from tests.slice import TINY_ROWS_PER_MONTH
+
+    root = tmp_path_factory.mktemp("tiny-slice")
+    return run_slice(spark, root, TINY_ROWS_PER_MONTH, last="train")  # type: ignore[arg-type]
 
 
 @pytest.fixture

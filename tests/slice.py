@@ -31,14 +31,18 @@ def slice_settings(root: Path, *extra: str) -> Settings:
     return load_settings("local", CONF, overrides_for(root, *SLICE, *extra))
 
 
-def run_slice(spark: SparkSession, root: Path) -> SliceRun:
-    """land (600 flights a month) -> ingest -> silver -> features -> train -> promote -> score -> monitor."""
+TINY_ROWS_PER_MONTH = 100
+
+
+def run_slice(spark: SparkSession, root: Path, rows_per_month: int = ROWS_PER_MONTH, last: str = "monitor") -> SliceRun:
+    """land (600 flights a month by default) -> ingest -> silver -> features -> train -> promote ->
+    score -> monitor (or up to `last`)."""
     from spark_ml.tasks import features, ingest, monitor, promote, score, silver, train
 
     settings = slice_settings(root)
-    land_demo_data(settings, ROWS_PER_MONTH)
+    land_demo_data(settings, rows_per_month)
     results: dict[str, TaskResult] = {}
-    for name, task in [
+    steps = [
         ("ingest", ingest),
         ("silver", silver),
         ("features", features),
@@ -46,6 +50,7 @@ def run_slice(spark: SparkSession, root: Path) -> SliceRun:
         ("promote", promote),
         ("score", score),
         ("monitor", monitor),
-    ]:
+    ]
+    for name, task in steps[: [n for n, _ in steps].index(last) + 1]:
         results[name] = task.run(spark, settings)
     return SliceRun(settings, results)
