@@ -4,8 +4,9 @@ with December landed exactly once; every task run twice leaves identical tables.
 
 The failure is real: a Delta CHECK constraint that the new rows violate makes the write job fail
 while it writes (the existing rows satisfy it). The story is a new month arriving: December lands
-after January-November were processed. Each stage of December's way down the layers is built once
-and copied, so every test starts from its own copy and runs alone.
+after January-November were processed; each stage of December's way down the layers is built once
+and copied, so every test starts from its own copy and runs alone. Scoring and monitoring crash
+while a copy of the slice (December already scored) scores November.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pyspark.sql import functions as F
 from spark_ml.config import Settings
 from spark_ml.io.delta import Lakehouse
 from spark_ml.io.landing import land_demo_data
-from spark_ml.tasks import features, ingest, monitor, promote, score, silver, train
+from spark_ml.tasks import features, ingest, monitor, score, silver
 from tests.helpers import checksum
 from tests.slice import SliceRun, slice_settings
 from tests.worlds import copy_lakehouse
@@ -49,19 +50,19 @@ class World:
 
 @pytest.fixture(scope="session")
 def jan_to_nov(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> World:
-    """January-November processed end to end; December's landing file kept aside (not landed)."""
-    settings = slice_settings(tmp_path_factory.mktemp("jan-nov"), "score.month=2013-11")
+    """January-November ingested, typed and turned into features; December's landing file kept aside."""
+    settings = slice_settings(tmp_path_factory.mktemp("jan-nov"))
     land_demo_data(settings, ROWS)
     landed = Path(settings.lakehouse.landing_dir) / DECEMBER
     shutil.move(landed, settings.lakehouse.root + "/december.csv")
-    for task in (ingest, silver, features, train, promote, score, monitor):
+    for task in (ingest, silver, features):
         task.run(spark, settings)
     return World(settings)
 
 
 def _stage(previous: World, factory: pytest.TempPathFactory, name: str, step: Callable[[World], object]) -> World:
-    """A copy of `previous` (scoring December from now on) with one more step of December's way."""
-    world = previous.copy(factory.mktemp(name) / "lakehouse", "score.month=2013-12")
+    """A copy of `previous` with one more step of December's way down the layers."""
+    world = previous.copy(factory.mktemp(name) / "lakehouse")
     step(world)
     return world
 
@@ -84,14 +85,9 @@ def december_silver(spark: SparkSession, december_ingested: World, tmp_path_fact
     return _stage(december_ingested, tmp_path_factory, "silver", lambda w: silver.run(spark, w.settings))
 
 
-@pytest.fixture(scope="session")
-def december_features(spark: SparkSession, december_silver: World, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return _stage(december_silver, tmp_path_factory, "features", lambda w: features.run(spark, w.settings))
-
-
-@pytest.fixture(scope="session")
-def december_scored(spark: SparkSession, december_features: World, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return _stage(december_features, tmp_path_factory, "scored", lambda w: score.run(spark, w.settings))
+def _scoring(slice_copy: SliceRun, month: str) -> World:
+    """The slice (December scored and monitored by its champion), set to score another month."""
+    return World(slice_settings(Path(slice_copy.settings.lakehouse.root), f"score.month={month}"))
 
 
 def _files_digest(lake: Lakehouse, table: str) -> tuple[int, int, str]:
@@ -137,6 +133,7 @@ def test_ingest_crash_keeps_bronze_and_the_rerun_lands_december_once(
     assert ingested == 1  # the crashed run did not mark December as ingested
 
 
+@pytest.mark.slow
 def test_silver_crash_keeps_silver_flights(spark: SparkSession, december_ingested: World, tmp_path: Path) -> None:
     world = december_ingested.copy(tmp_path / "lakehouse")
     lake = _crash_then_rerun(spark, world, "silver.flights", "month <= 11", lambda: silver.run(spark, world.settings))
@@ -154,36 +151,31 @@ def test_features_crash_keeps_the_feature_table(spark: SparkSession, december_si
     assert known > 0.9 * ROWS
 
 
-def test_score_crash_keeps_the_predictions(spark: SparkSession, december_features: World, tmp_path: Path) -> None:
-    world = december_features.copy(tmp_path / "lakehouse")
+def test_score_crash_keeps_the_predictions(spark: SparkSession, slice_copy: SliceRun) -> None:
+    world = _scoring(slice_copy, "2013-11")
     lake = Lakehouse(spark, world.settings)
-    november = checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-11"))
-    _crash_then_rerun(
-        spark,
-        world,
-        "ml.flight_delay_predictions",
-        "score_month <> '2013-12'",
-        lambda: score.run(spark, world.settings),
-    )
-    features_december = lake.read("gold.flight_features").where(F.col("month") == 12).count()
-    scored = F.col("score_month") == "2013-12"
-    assert _december(lake, "ml.flight_delay_predictions", scored) == (features_december, features_december)
+    december = checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-12"))
+    scoring = lambda: score.run(spark, world.settings)  # noqa: E731
+    _crash_then_rerun(spark, world, "ml.flight_delay_predictions", "score_month <> '2013-11'", scoring)
+    features_november = lake.read("gold.flight_features").where(F.col("month") == 11).count()
+    scored = F.col("score_month") == "2013-11"
+    assert _december(lake, "ml.flight_delay_predictions", scored) == (features_november, features_november)
     # the other month's partition was never touched
-    assert checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-11")) == november
+    assert checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-12")) == december
 
 
-def test_monitor_crash_keeps_the_monitoring_table(spark: SparkSession, december_scored: World, tmp_path: Path) -> None:
-    world = december_scored.copy(tmp_path / "lakehouse")
+def test_monitor_crash_keeps_the_monitoring_table(spark: SparkSession, slice_copy: SliceRun) -> None:
+    world = _scoring(slice_copy, "2013-11")
+    score.run(spark, world.settings)
     lake = Lakehouse(spark, world.settings)
-    november = checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-11"))
-    _crash_then_rerun(
-        spark, world, "ml.monitoring", "score_month <> '2013-12'", lambda: monitor.run(spark, world.settings)
-    )
-    december = lake.read("ml.monitoring").where(F.col("score_month") == "2013-12")
-    columns = {r["column_name"] for r in december.select("column_name").collect()}
+    december = checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-12"))
+    monitoring = lambda: monitor.run(spark, world.settings)  # noqa: E731
+    _crash_then_rerun(spark, world, "ml.monitoring", "score_month <> '2013-11'", monitoring)
+    november = lake.read("ml.monitoring").where(F.col("score_month") == "2013-11")
+    columns = {r["column_name"] for r in november.select("column_name").collect()}
     assert columns == {*world.settings.require_train().features, "probability"}
-    assert december.count() == len(columns)  # one row per column: no duplicates
-    assert checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-11")) == november
+    assert november.count() == len(columns)  # one row per column: no duplicates
+    assert checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-12")) == december
 
 
 RUN_COLUMNS = ("run_id", "monitored_at", "ingest_run_id", "ingested_at", "scored_at", "model_run_id")
@@ -198,7 +190,11 @@ def _content(lake: Lakehouse, table: str) -> tuple[int, str]:
     ("task", "tables"),
     [
         (ingest, ["bronze.flights", "bronze.flights_quarantine", "bronze.weather", "bronze.ingested_files"]),
-        (silver, ["silver.flights", "silver.weather", "silver.planes", "silver.airports", "silver.airlines"]),
+        pytest.param(
+            silver,
+            ["silver.flights", "silver.weather", "silver.planes", "silver.airports", "silver.airlines"],
+            marks=pytest.mark.slow,
+        ),
         (features, ["gold.flight_features"]),
         (score, ["ml.flight_delay_predictions"]),
         (monitor, ["ml.monitoring"]),

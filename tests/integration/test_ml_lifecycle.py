@@ -19,6 +19,7 @@ from tests.slice import SliceRun, slice_settings
 pytestmark = [pytest.mark.integration]
 
 
+@pytest.mark.slow
 def test_a_weak_challenger_is_rejected_and_the_champion_stays(
     spark: SparkSession, slice_copy: SliceRun, tmp_path: Path
 ) -> None:
@@ -50,6 +51,7 @@ def test_a_weak_challenger_is_rejected_and_the_champion_stays(
     assert aliases["champion"] == first.metrics["challenger_version"]
 
 
+@pytest.mark.slow
 def test_a_second_use_case_runs_from_configuration_alone(spark: SparkSession, tmp_path: Path) -> None:
     settings = load_settings("local", REPO / "tests" / "fixtures" / "usecase" / "conf", overrides_for(tmp_path))
     days = spark.range(0, 366).select(F.date_add(F.lit("2024-01-01").cast("date"), F.col("id").cast("int")).alias("d"))

@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.io.delta import Lakehouse
-from spark_ml.tasks import features, ingest, score
+from spark_ml.tasks import ingest
 from tests.slice import ROWS_PER_MONTH, SliceRun
 
 pytestmark = [pytest.mark.integration]
@@ -64,17 +64,6 @@ def test_feature_table_has_one_row_per_flight_with_known_arrival(spark: SparkSes
     joined = table.join(known, on=["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"])
     wrong = joined.where(F.col("is_delayed") != (F.col("arr_delay") > 15).cast("int")).count()
     assert (joined.count(), wrong) == (known.count(), 0)
-
-
-def test_features_again_gives_the_same_rows(spark: SparkSession, slice_copy: SliceRun) -> None:
-    from tests.helpers import checksum
-
-    tables = lake(spark, slice_copy)
-    before = checksum(tables.read("gold.flight_features"))
-    version = tables.latest_version("gold.flight_features")
-    features.run(spark, slice_copy.settings)
-    assert tables.latest_version("gold.flight_features") == version + 1  # rewritten, not skipped
-    assert checksum(tables.read("gold.flight_features")) == before
 
 
 def test_tables_open_with_another_delta_reader(slice_run: SliceRun) -> None:
@@ -140,22 +129,6 @@ def test_first_model_is_promoted_and_the_decision_recorded(slice_run: SliceRun) 
     assert version.description.startswith("promoted to champion: auc_roc")
 
 
-def test_scoring_a_month_twice_leaves_one_copy(spark: SparkSession, slice_copy: SliceRun) -> None:
-    tables = lake(spark, slice_copy)
-    december = tables.read("gold.flight_features").where("month = 12").count()
-    score.run(spark, slice_copy.settings)
-    predictions = tables.read("ml.flight_delay_predictions")
-    row = predictions.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.count_distinct("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time").alias("keys"),
-        F.min("probability").alias("lo"),
-        F.max("probability").alias("hi"),
-    ).collect()[0]
-    assert (row["n"], row["keys"]) == (december, december)
-    assert 0.0 <= row["lo"] <= row["hi"] <= 1.0
-    assert {r["score_month"] for r in predictions.select("score_month").distinct().collect()} == {"2013-12"}
-
-
 def test_monitoring_reports_every_feature_and_the_probability(spark: SparkSession, slice_run: SliceRun) -> None:
     """December against a January-September training window: the month is entirely new (an alert
     that says seasonality), the three New York airports keep their shares (no drift)."""
@@ -207,6 +180,7 @@ def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: Spark
     assert f"report/{Path(where).name}" in {a.path for a in client.list_artifacts(logged[0].info.run_id, "report")}
 
 
+@pytest.mark.slow
 def test_monitor_fail_on_alert_exits_3_only_on_an_alert(spark: SparkSession, slice_copy: SliceRun) -> None:
     """Through the CLI, on the shared session: PSI thresholds every feature reaches give an alert
     (exit 3 with --fail-on-alert); thresholds nothing reaches give exit 0."""

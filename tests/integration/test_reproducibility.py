@@ -234,6 +234,7 @@ def _aliases(settings: Settings) -> dict[str, str]:
     return {k: str(v) for k, v in client.get_registered_model(settings.registered_model_name).aliases.items()}
 
 
+@pytest.mark.slow
 def test_reproduce_after_append_and_overwrite_gives_equal_metrics(
     spark: SparkSession, copied_chain: Chain, capsys: pytest.CaptureFixture[str]
 ) -> None:
