@@ -91,9 +91,6 @@ def local_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.warehouse.dir": f"{settings.lakehouse.root.rstrip('/')}/_warehouse",
-        # Python workers run this interpreter, or they miss the venv's packages.
-        "spark.pyspark.python": sys.executable,
-        "spark.pyspark.driver.python": sys.executable,
     }
     conf.update(settings.spark.conf)
     return conf
@@ -135,13 +132,28 @@ def _build_local(settings: Settings) -> SparkSession:
         builder = builder.config(key, value)
     log.info("starting local Spark %s with Delta", settings.spark.master)
     try:
-        with _jvm_output_to(_jvm_log(settings)):
+        with _jvm_output_to(_jvm_log(settings)), _python_workers_run(sys.executable):
             return builder.getOrCreate()
     except Exception as exc:
         raise SparkMLError(
             f"could not start local Spark ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
             "check that Java 17 is on PATH or JAVA_HOME, and that Maven Central is reachable for the Delta jars"
         ) from exc
+
+
+@contextlib.contextmanager
+def _python_workers_run(python: str) -> Iterator[None]:
+    """Python workers of the session being built run `python` (this interpreter, so they see the
+    venv's packages), unless the user chose one with PYSPARK_PYTHON. pyspark reads that variable
+    only while it creates the SparkContext, so it is set for that moment and restored after."""
+    if "PYSPARK_PYTHON" in os.environ:
+        yield
+        return
+    os.environ["PYSPARK_PYTHON"] = python
+    try:
+        yield
+    finally:
+        del os.environ["PYSPARK_PYTHON"]
 
 
 def _jvm_log(settings: Settings) -> Path | None:
