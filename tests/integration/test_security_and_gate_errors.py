@@ -56,11 +56,11 @@ def test_a_secret_never_reaches_logs_mlflow_or_dumps(
 
 
 def test_an_unreachable_registry_is_a_clear_error(
-    spark: SparkSession, slice_run: SliceRun, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, slice_copy: SliceRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
-    settings = slice_settings(Path(slice_run.settings.lakehouse.root), "mlflow.tracking_uri=http://127.0.0.1:9")
+    settings = slice_settings(Path(slice_copy.settings.lakehouse.root), "mlflow.tracking_uri=http://127.0.0.1:9")
     with pytest.raises(ModelRegistryError, match=r"^model registry http://127.0.0.1:9 failed: MlflowException: "):
         promote.run(spark, settings)
 
