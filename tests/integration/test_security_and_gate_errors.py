@@ -25,13 +25,13 @@ SENTINEL = "sentinel-S3CR3T-7f2c9e"
 
 
 def test_a_secret_never_reaches_logs_mlflow_or_dumps(
-    spark: SparkSession, slice_run: SliceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, slice_copy: SliceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("SPARK_ML_TEST_TOKEN", SENTINEL)
     settings = slice_settings(
-        Path(slice_run.settings.lakehouse.root),
+        Path(slice_copy.settings.lakehouse.root),
         "secrets.api_token=${env:SPARK_ML_TEST_TOKEN}",
         f"mlflow.tracking_uri=sqlite:///{tmp_path}/secret.db",
         "logging.level=DEBUG",
