@@ -186,8 +186,10 @@ def run_record(settings: Settings, run_id: str) -> dict[str, Any]:
 
 
 def download_folder(settings: Settings, run_id: str, artifact_path: str, dst: Path) -> Path:
-    """A run's artifact folder downloaded into `dst` (which must exist)."""
-    return Path(client(settings).download_artifacts(run_id, artifact_path, str(dst)))
+    """A run's artifact folder downloaded into `dst` (which must exist). Within stores(): some
+    MLflow versions resolve the run's artifact location through the global tracking URI."""
+    with stores(settings):
+        return Path(client(settings).download_artifacts(run_id, artifact_path, str(dst)))
 
 
 def save_report(settings: Settings, page: str, name: str, run_id: str) -> str:

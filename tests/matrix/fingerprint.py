@@ -1,6 +1,6 @@
 """What a pipeline run produced, as JSON, for comparing runtimes: run with a runtime venv's python.
 
-    python fingerprint.py ROOT [--set KEY=VALUE]...
+    python fingerprint.py ROOT --out FILE [--set KEY=VALUE]...
 
 Every declared table that exists: its row count and a digest of its rows (sorted, values rounded
 to 9 significant digits, run-specific columns such as ingest times and run ids left out); the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 RUN_SPECIFIC = {"ingested_at", "ingest_run_id", "scored_at", "model_run_id", "run_id", "checked_at", "monitored_at"}
@@ -101,6 +102,7 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("root")
+    parser.add_argument("--out", required=True, help="the JSON file to write (stdout carries Spark's own lines)")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
     overrides = [f"lakehouse.root={args.root}", "logging.level=WARNING", "spark.mode=local", *args.overrides]
@@ -108,7 +110,7 @@ def main(argv: list[str]) -> int:
     spark = get_spark(cfg)
     found = fingerprint(spark, cfg)
     spark.stop()
-    json.dump(found, sys.stdout, indent=1, sort_keys=True)
+    Path(args.out).write_text(json.dumps(found, indent=1, sort_keys=True))
     return 0
 
 

@@ -138,11 +138,12 @@ def _versions(venv: Venv, workdir: Path) -> dict[str, str]:
     return dict(json.loads(result.stdout))
 
 
-def run_pipeline(venv: Venv, workdir: Path) -> tuple[float, list[str]]:
+def run_pipeline(venv: Venv, workdir: Path) -> tuple[float, list[str], dict[str, Any]]:
     """Land a slice and run the pipeline: one `spark-ml pipeline` on a classic session, or every
     task of the serverless job as its own process against a Spark Connect server (then, over the
     same server: reproduce the champion's training, and a succeeding and a failing pipeline that
-    must both exit). Returns the pipeline's wall time and what the Connect checks measured."""
+    must both exit). Returns the pipeline's wall time, what the Connect checks measured and the
+    fingerprint of the lakehouse the pipeline left (taken before the Connect checks add to it)."""
     root = workdir / "lakehouse"
     common = ["--set", f"lakehouse.root={root}", *TRAIN]
     rows = str(ROWS_PER_MONTH)
@@ -152,17 +153,18 @@ def run_pipeline(venv: Venv, workdir: Path) -> tuple[float, list[str]]:
     if not venv.runtime.connect:
         ran = venv.run(workdir, venv.bin / "spark-ml", "pipeline", *common, "--set", f"pipeline.steps={STEPS}")
         _check(ran, "spark-ml pipeline")
-        return time.perf_counter() - started, []
+        return time.perf_counter() - started, [], fingerprint(venv, workdir)
     with _connect_server(venv, workdir) as server:
         for script, arguments in serverless_job.local_commands(str(root), server.url, TRAIN):
             ran = venv.run(workdir, venv.bin / script, *arguments)
             _check(ran, f"{script} over Spark Connect", allowed=(0, 3) if script == "spark-ml-monitor" else (0,))
             assert "Traceback" not in ran.stderr
         pipeline_s = time.perf_counter() - started
+        found = fingerprint(venv, workdir)
         notes = connect_checks(
             venv, workdir, [*common, "--set", "spark.mode=connect", "--set", f"spark.remote={server.url}"]
         )
-    return pipeline_s, notes
+    return pipeline_s, notes, found
 
 
 def connect_checks(venv: Venv, workdir: Path, remote: list[str]) -> list[str]:
@@ -221,9 +223,10 @@ def _connect_server(venv: Venv, workdir: Path) -> Iterator[connect_server.Connec
 
 
 def fingerprint(venv: Venv, workdir: Path) -> dict[str, Any]:
-    result = venv.run(workdir, venv.bin / "python", FINGERPRINT, str(workdir / "lakehouse"), *TRAIN)
+    out = workdir / "fingerprint.json"
+    result = venv.run(workdir, venv.bin / "python", FINGERPRINT, str(workdir / "lakehouse"), "--out", str(out), *TRAIN)
     _check(result, "fingerprint")
-    data: dict[str, Any] = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(out.read_text())
     return data
 
 
@@ -236,8 +239,8 @@ def test_the_pipeline_on_each_runtime_matches_the_reference(
     assert not (workdir / ".git").exists()
     assert not (workdir / "spark_ml").exists()
     versions = _versions(venv, workdir)
-    pipeline_s, notes = run_pipeline(venv, workdir)
-    outcome = Outcome(runtime, versions, install_s, pipeline_s, fingerprint(venv, workdir))
+    pipeline_s, notes, found = run_pipeline(venv, workdir)
+    outcome = Outcome(runtime, versions, install_s, pipeline_s, found)
     OUTCOMES[runtime.name] = outcome
     print(
         f"\n{runtime.title}: pyspark {versions['pyspark']}, delta-spark {versions['delta-spark']}, "
