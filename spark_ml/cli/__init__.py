@@ -1,5 +1,5 @@
-"""The `spark-ml` command: every registered task, plus doctor, config show, lineage, reproduce
-and the notebook checks; and the `spark-ml-<task>` console scripts.
+"""The `spark-ml` command: every registered task, plus doctor, config show, lineage, reproduce,
+the notebook checks and `new usecase`; and the `spark-ml-<task>` console scripts.
 
     spark-ml <task> [--env ENV] [--conf-dir DIR] [--set KEY=VALUE]... [task options]
 
@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["yaml", "json"], default="yaml")
     notebook_cli.register(sub, common)
     _register_reproducibility(sub, common)
+    new = sub.add_parser("new", help="scaffold a new use case in this checkout")
+    new_sub = new.add_subparsers(dest="new_command", required=True, metavar="KIND", parser_class=OneLineParser)
+    usecase = new_sub.add_parser(
+        "usecase", help="a feature builder, its conf folder, tests and a notebook: spark-ml new usecase NAME"
+    )
+    usecase.add_argument("name", help="a lowercase identifier, e.g. churn")
+    usecase.add_argument("--into", default=".", help="the project checkout to write into (default: here)")
     return parser
 
 
@@ -70,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lineage": lambda: _lineage(args),
         "reproduce": lambda: _reproduce(args),
         "notebook": lambda: notebook_cli.run(args, settings_from(args)),
+        "new": lambda: _new(args),
     }
     return guarded(command, handlers[command])
 
@@ -92,6 +100,21 @@ def _doctor(args: argparse.Namespace) -> int:
     for check in checks:
         print(check.line())
     return 0 if all(c.ok for c in checks) else 1
+
+
+def _new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from spark_ml.scaffold import new_usecase, next_steps
+
+    written = new_usecase(args.name, Path(args.into))
+    print(f"use case {args.name!r} written into {Path(args.into).resolve()}:")
+    width = max(len(str(item.path)) for item in written)
+    for item in written:
+        print(f"  {str(item.path).ljust(width)}  {'(edited) ' if item.edited else ''}{item.what}")
+    print("next, at the checkout's root:")
+    print("\n".join(next_steps(args.name)))
+    return 0
 
 
 def _spark_submit_args() -> int:

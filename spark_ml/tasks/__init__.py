@@ -90,6 +90,19 @@ def _silver_out(_: Settings) -> tuple[str, ...]:
     return tuple(f"silver.{t}" for t in ("airlines", "airports", "planes", "weather", "flights"))
 
 
+def _feature_inputs(cfg: Settings) -> tuple[str, ...]:
+    from spark_ml.features.registry import resolve
+
+    return tuple(resolve(cfg).tables.values())
+
+
+def check_features(cfg: Settings) -> None:
+    """The feature builder `features.builder` names, its parameters and input tables (no Spark)."""
+    from spark_ml.features.registry import resolve
+
+    resolve(cfg)
+
+
 def _train_table(cfg: Settings) -> tuple[str, ...]:
     return (cfg.train.table,) if cfg.train else ()
 
@@ -126,9 +139,10 @@ REGISTRY: tuple[Task, ...] = (
     Task(
         "features",
         "spark_ml.tasks.features",
-        "silver -> the point-in-time-correct feature table",
-        reads=lambda cfg: ("silver.flights", "silver.weather", "silver.planes"),
+        "the configured builder's inputs -> the point-in-time-correct feature table",
+        reads=lambda cfg: _feature_inputs(cfg),
         writes=lambda cfg: (cfg.features.output,),
+        check=lambda cfg: check_features(cfg),
     ),
     Task(
         "train",
@@ -157,7 +171,7 @@ REGISTRY: tuple[Task, ...] = (
         "spark_ml.tasks.pipeline",
         "run every configured step in one session",
         (FAIL_ON_REJECT, FAIL_ON_ALERT),
-        check=lambda cfg: check_steps(cfg),
+        check=lambda cfg: check_pipeline(cfg),
     ),
 )
 TASKS: dict[str, Task] = {task.name: task for task in REGISTRY}
@@ -184,6 +198,13 @@ def check_steps(cfg: Settings) -> None:
                 f"invalid value {step!r} for 'pipeline.steps.{i}' in {cfg.origin(f'pipeline.steps.{i}')}: "
                 f"expected one of {', '.join(PIPELINE_STEPS)}{suggest(step, PIPELINE_STEPS)}"
             )
+
+
+def check_pipeline(cfg: Settings) -> None:
+    """The steps, then what each step can check without Spark."""
+    check_steps(cfg)
+    for step in cfg.pipeline.steps:
+        TASKS[step].check(cfg)
 
 
 def options_of(task: Task, values: dict[str, Any]) -> dict[str, Any]:

@@ -1,22 +1,30 @@
-"""Task `features`: silver -> gold.flight_features, partitioned by year and month.
+"""Task `features`: the configured feature builder's inputs -> `features.output`.
+
+`features.builder` names the builder (spark_ml/features/registry.py; default `flights`: silver ->
+gold.flight_features, partitioned by year and month). The task reads the builder's input tables
+through the lakehouse (each read pinned to a version and recorded), builds, runs the output
+table's quality checks and writes it.
 
 With `features.months` empty every month is rebuilt and the table replaced; with
-`--set features.months=[2013-12]` only those partitions are rebuilt (reading the history they
-need) and replaced atomically with replaceWhere. Both give identical rows (tested).
+`--set features.months=[2013-12]` (builders that support it) only those partitions are rebuilt
+(reading the history they need) and replaced atomically with replaceWhere. Both give identical
+rows (tested).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from pyspark.sql import Column, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.config import Settings
-from spark_ml.errors import ConfigError
-from spark_ml.features.flights import flight_features, history_days
+from spark_ml.errors import ConfigError, TableNotFoundError
+from spark_ml.features.builder import MonthlyRebuild
+from spark_ml.features.registry import Resolved, resolve
 from spark_ml.tasks.base import TaskContext, TaskResult
+from spark_ml.transforms.frames import require_columns
 from spark_ml.transforms.time import month_bounds
 
 
@@ -28,46 +36,43 @@ def in_months(months: Sequence[str]) -> Column:
     return condition
 
 
-def _in_range(column: Column, start: dt.date, end: dt.date) -> Column:
-    return (column >= F.lit(start)) & (column <= F.lit(end))
-
-
 def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> TaskResult:
     with TaskContext("features", spark, cfg, run_id) as ctx:
-        lake = ctx.lakehouse
-        params = cfg.features
-        flights = lake.read("silver.flights")
-        available = sorted(
-            f"{r['year']:04d}-{r['month']:02d}" for r in flights.select("year", "month").distinct().collect()
-        )
-        months = list(params.months) or available
-        unknown = [m for m in months if m not in available]
-        if unknown:
-            span = f"{available[0]}..{available[-1]}" if available else "none"
-            raise ConfigError(
-                f"features.months: no flights for {', '.join(unknown)} in silver.flights (available: {span})"
-            )
-        first = min(month_bounds(m)[0] for m in months)
-        last = max(month_bounds(m)[1] for m in months)
-        history_start = first - dt.timedelta(days=history_days(params))
-        window = flights.where(
-            (F.make_date("year", "month", F.lit(1)) >= F.lit(history_start.replace(day=1)))
-            & (F.make_date("year", "month", F.lit(1)) <= F.lit(last))
-            & _in_range(F.col("flight_date"), history_start, last)
-        )
-        weather = lake.read("silver.weather").where(
-            _in_range(F.to_date("time_hour"), first - dt.timedelta(days=1), last + dt.timedelta(days=1))
-        )
-        # One task per month partition writes one file per month (instead of one per shuffle partition).
-        features = (
-            flight_features(window, weather, lake.read("silver.planes"), params)
-            .where(in_months(months))
-            .repartition("year", "month")
-        )
-        rebuilt = in_months(months) if params.months else None
-        written = ctx.checked_write(features, params.output, mode="overwrite", where=rebuilt)
-        ctx.note(f"{params.output}: {written.rows:,} rows for {len(months)} month(s) {months[0]}..{months[-1]}")
+        found = resolve(cfg)
+        output = cfg.features.output
+        frames = {role: ctx.lakehouse.read(table) for role, table in found.tables.items()}
+        if found.builder.monthly is None:
+            written = ctx.checked_write(found.builder.build(frames, found.params), output, mode="overwrite")
+            ctx.note(f"{output}: {written.rows:,} rows built by {found.builder.name!r}")
+            return ctx.result({"months": [], "rows": written.rows})
+        months, features = _monthly(cfg, found, found.builder.monthly, frames)
+        rebuilt = in_months(months) if cfg.features.months else None
+        written = ctx.checked_write(features, output, mode="overwrite", where=rebuilt)
+        ctx.note(f"{output}: {written.rows:,} rows for {len(months)} month(s) {months[0]}..{months[-1]}")
         return ctx.result({"months": months, "rows": written.rows})
+
+
+def _monthly(
+    cfg: Settings, found: Resolved, monthly: MonthlyRebuild[Any], frames: dict[str, DataFrame]
+) -> tuple[list[str], DataFrame]:
+    """The months to build (features.months, or every month of the data) and their feature rows."""
+    available = monthly.available(frames)
+    source = found.tables[monthly.source]
+    if not available:
+        raise TableNotFoundError(f"{source} holds no {monthly.noun}: no feature month to build")
+    months = list(cfg.features.months) or available
+    unknown = [m for m in months if m not in available]
+    if unknown:
+        span = f"{available[0]}..{available[-1]}"
+        raise ConfigError(
+            f"features.months: no {monthly.noun} for {', '.join(unknown)} in {source} (available: {span})"
+        )
+    first = min(month_bounds(m)[0] for m in months)
+    last = max(month_bounds(m)[1] for m in months)
+    built = found.builder.build(monthly.inputs_for(frames, first, last, found.params), found.params)
+    require_columns(built, ["year", "month"], f"the output of feature builder {found.builder.name!r}")
+    # One task per month partition writes one file per month (instead of one per shuffle partition).
+    return months, built.where(in_months(months)).repartition("year", "month")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 from spark_ml.config import Settings
 from spark_ml.errors import EXIT_OK
 from spark_ml.logs import progress
-from spark_ml.tasks import check_steps, get_task, options_of
+from spark_ml.tasks import check_pipeline, get_task, options_of
 from spark_ml.tasks.base import TaskContext, TaskResult
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def run(
     fail_on_reject: bool = False,
     fail_on_alert: bool = False,
 ) -> TaskResult:
-    check_steps(cfg)
+    check_pipeline(cfg)
     options = {"fail_on_reject": fail_on_reject, "fail_on_alert": fail_on_alert}
     with TaskContext("pipeline", spark, cfg, run_id) as ctx:
         steps = cfg.pipeline.steps

@@ -29,6 +29,7 @@ def test_wheel_carries_py_typed_and_the_configuration(wheel: Path) -> None:
     assert "spark_ml/py.typed" in names
     for conf in ("base/project.yml", "base/tables.yml", "base/ml.yml", "local/local.yml", "databricks/databricks.yml"):
         assert f"spark_ml/conf/{conf}" in names
+    assert "spark_ml/scaffold/templates/feature_module.py.j2" in names  # spark-ml new usecase
 
 
 def test_pyspark_and_delta_appear_only_under_extras(wheel: Path) -> None:

@@ -117,8 +117,14 @@ sys.exit(code)
         (["land-demo-data", "--rows-per-month", "0"], r"--rows-per-month must be at least 1, got 0"),
         (["lineage", "gold.flight_featurs"], r"unknown table 'gold.flight_featurs' \(did you mean"),
         (["reproduce", "0123", "--tolerance", "-1"], r"--tolerance must be a number >= 0, got -1.0"),
+        (
+            ["features", "--set", "features.builder=flight"],
+            r"^spark-ml features: error: unknown feature builder 'flight' at 'features.builder' in --set "
+            r"features.builder \(did you mean 'flights'\?\) \(known: flights",
+        ),
+        (["pipeline", "--set", "features.params={x: 1}"], r"'features.params' in --set features.params: the flights"),
     ],
-    ids=["task", "pipeline-step", "land", "lineage", "reproduce"],
+    ids=["task", "pipeline-step", "land", "lineage", "reproduce", "feature-builder", "pipeline-feature-params"],
 )
 def test_bad_configuration_exits_2_before_any_jvm_starts(tmp_path: Path, command: list[str], message: str) -> None:
     """In a process of its own (the test session's JVM cannot hide one): exit 2, one line, no JVM."""
