@@ -230,7 +230,8 @@ def run_trainers(repeats: int) -> dict[str, Any]:
     from spark_ml.io.delta import Lakehouse
     from spark_ml.ml.evaluation import evaluate, positive_probability
     from spark_ml.ml.pipeline import LABEL
-    from spark_ml.ml.training import fit_best, in_window, model_frame
+    from spark_ml.ml.selection import select_model
+    from spark_ml.ml.training import in_window, model_frame
 
     spark, main, _ = _session()
     base = main.require_train()
@@ -244,10 +245,10 @@ def run_trainers(repeats: int) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     for name, params in candidates.items():
-        cfg = base.model_copy(update={"estimator": name, "params": params, "grid": {}})
+        cfg = base.model_copy(update={"candidates": None, "estimator": name, "params": params, "grid": {}})
         times, aucs = [], []
         for _ in range(repeats):
-            seconds, fitted = timed(lambda cfg=cfg: fit_best(train, test, cfg))
+            seconds, fitted = timed(lambda cfg=cfg: select_model(train, test, cfg))
             scored = fitted.model.transform(test).select(LABEL, positive_probability().alias("p"))
             times.append(seconds)
             aucs.append(evaluate(scored, LABEL, "p").auc_roc)
@@ -264,7 +265,7 @@ def run_trainers(repeats: int) -> dict[str, Any]:
     out["equal_auc_within_0.005"] = equal
     out["winner"] = faster if equal else better
     out["rule"] = "the faster one at equal AUC (within 0.005), else the more accurate"
-    out["configured_default"] = base.estimator
+    out["configured_default"] = ", ".join(c.label for _, c in base.choices)
     return out
 
 

@@ -130,6 +130,10 @@ def _build_local(settings: Settings) -> SparkSession:
         conf.setdefault("spark.jars.packages", delta_package())
     for key, value in conf.items():
         builder = builder.config(key, value)
+    # pyspark's SparkContext takes the Python workers' interpreter from PYSPARK_PYTHON, else
+    # `python3` on PATH (the spark.pyspark.python setting does not reach it): outside an activated
+    # venv that interpreter lacks the venv's packages, e.g. pandas for xgboost.spark's training.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     log.info("starting local Spark %s with Delta", settings.spark.master)
     try:
         with _jvm_output_to(_jvm_log(settings)), _python_workers_run(sys.executable):

@@ -1,6 +1,7 @@
 """Configuration: conf/ layers -> one frozen, typed `Settings`. No pyspark import here.
 
     schema.py    the settings models, one per section of conf/*.yml
+    training.py  the train: section (columns, split, candidate models)
     checks.py    the data-quality DSL (quality: and ingest row rules)
     layout.py    derived deployment layout: table addresses (TableRef), MLflow stores, staging
     loader.py    layers, --set overrides, ${env:} interpolation, origin tracking
@@ -28,8 +29,6 @@ from spark_ml.config.checks import (
 from spark_ml.config.layout import Layout, TableRef
 from spark_ml.config.loader import default_conf_dir, flatten, load_settings
 from spark_ml.config.schema import (
-    DateWindow,
-    EstimatorName,
     FeatureSettings,
     IngestSettings,
     LakehouseSettings,
@@ -47,15 +46,22 @@ from spark_ml.config.schema import (
     SilverSettings,
     SourceSpec,
     SparkSettings,
-    SplitSettings,
     TableSpec,
-    TrainSettings,
 )
 from spark_ml.config.secrets import MASK, mask_secret_keys, redact
+from spark_ml.config.training import (
+    Candidate,
+    DateWindow,
+    EstimatorName,
+    SelectBy,
+    SplitSettings,
+    TrainSettings,
+)
 
 __all__ = [
     "MASK",
     "AcceptedValuesCheck",
+    "Candidate",
     "Check",
     "ColumnType",
     "DateWindow",
@@ -82,6 +88,7 @@ __all__ = [
     "RetentionSettings",
     "RowRule",
     "ScoreSettings",
+    "SelectBy",
     "Settings",
     "Severity",
     "SilverSettings",

@@ -1,8 +1,12 @@
 """Loading: conf/ layers -> interpolation -> validation into one frozen `Settings`.
 
 Layers, later wins: ``<conf_dir>/base/*.yml``, then ``<conf_dir>/<env>/*.yml`` (deep merge, except
-``train.params`` and ``train.grid``, which a later layer replaces whole), then ``--set a.b.c=value``
-overrides (a mapping value replaces the whole mapping). ``${env:NAME}`` (or
+``train.params`` and ``train.grid``, which a later layer replaces whole, as it does any list such as
+``train.candidates``), then ``--set a.b.c=value`` overrides (a mapping value replaces the whole
+mapping). The model is chosen by ``train.candidates`` or by ``train.estimator`` (with ``params`` and
+``grid``): a later layer that sets ``candidates`` drops an earlier layer's ``estimator``, ``params``
+and ``grid``, and one that sets ``estimator`` drops an earlier ``candidates``; both in one layer, or
+``params``/``grid`` over a candidates list, is an error naming both keys. ``${env:NAME}`` (or
 ``${env:NAME:-default}``) in a string value is replaced by the environment variable; an unset
 variable without default is a `ConfigError` naming it. Files are read with `yaml.safe_load` only.
 Every error names the file (or --set), the dotted key and what was expected.
@@ -23,12 +27,15 @@ from pydantic import ValidationError
 from spark_ml.config.checks import quarantine_table
 from spark_ml.config.messages import format_validation, source_of, suggest
 from spark_ml.config.schema import MonitorSettings, OpsSettings, Settings, table_references
+from spark_ml.config.training import SINGLE_MODEL_KEYS
 from spark_ml.errors import ConfigError
 
 ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Mappings that belong to one choice (the estimator's parameters and grid): a later layer that sets
 # them replaces them whole, since merging one estimator's parameters into another's is an error.
 REPLACED_WHOLE = frozenset({"train.params", "train.grid"})
+# Each form of the model choice replaces the other when a later layer sets it (see the docstring).
+REPLACES = {"candidates": SINGLE_MODEL_KEYS, "estimator": ("candidates",)}
 # Mappings keyed by table name: a table name holds a dot itself ("tables.bronze.flights.location").
 KEYED_BY_TABLE = ("tables", "quality")
 
@@ -39,12 +46,15 @@ def default_conf_dir() -> Path:
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}; lists stay values."""
+    """{'a': {'b': 1}, 'c': [{'d': 2}], 'e': [1, 2]} -> {'a.b': 1, 'c.0.d': 2, 'e': [1, 2]}: a list
+    of mappings is numbered, any other list stays one value."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             out.update(flatten(value, f"{dotted}."))
+        elif isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
+            out.update(flatten({str(i): v for i, v in enumerate(value)}, f"{dotted}."))
         else:
             out[dotted] = value
     return out
@@ -83,6 +93,7 @@ def load_settings(
     for item in overrides:
         key, value = _parse_override(item)
         _set_path(layered, _path(key), value, f"--set {key}")
+    _check_model_choice(layered)
     layered.data["env"] = env
     resolved = _interpolate(layered.data, layered.origin, os.environ if environ is None else environ, "")
     resolved = _with_operational_tables(_absolute_root(resolved))
@@ -143,13 +154,42 @@ def _set_path(layered: _Layered, parts: list[str], value: Any, source: str) -> N
             child = node[part] = {}
             layered.origin[".".join(parts[: i + 1])] = source
         node = child
+    if parts[:-1] == ["train"]:
+        _replace_model_choice(node, {parts[-1]: value})
     node[parts[-1]] = value
     layered.record(".".join(parts), value, source)
+
+
+def _replace_model_choice(train: dict[str, Any], incoming: Mapping[str, Any]) -> None:
+    """A layer that sets one form of the model choice drops the other form of earlier layers; a
+    layer holding both keeps both, for `_check_model_choice` to name."""
+    if "candidates" in incoming and "estimator" in incoming:
+        return
+    for key, replaced in REPLACES.items():
+        if key in incoming:
+            for old in replaced:
+                train.pop(old, None)
+
+
+def _check_model_choice(layered: _Layered) -> None:
+    train = layered.data.get("train")
+    if not isinstance(train, dict) or "candidates" not in train:
+        return
+    both = [k for k in SINGLE_MODEL_KEYS if k in train]
+    if both:
+        given = " and ".join(f"'train.{k}' ({source_of(layered.origin, f'train.{k}')})" for k in both)
+        raise ConfigError(
+            f"'train.candidates' ({source_of(layered.origin, 'train.candidates')}) and {given} are both given: "
+            "list every estimator under train.candidates (each with its params and grid), "
+            "or set train.estimator to train a single one"
+        )
 
 
 def _merge_into(layered: _Layered, node: dict[str, Any], incoming: Mapping[str, Any], source: str, prefix: str) -> None:
     for key, value in incoming.items():
         dotted = f"{prefix}{key}"
+        if dotted == "train" and isinstance(value, dict) and isinstance(node.get(key), dict):
+            _replace_model_choice(node[key], value)
         if isinstance(value, dict) and isinstance(node.get(key), dict) and value and dotted not in REPLACED_WHOLE:
             _merge_into(layered, node[key], value, source, f"{dotted}.")
             continue

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from spark_ml.config.checks import CHECK_KINDS
+from spark_ml.config.training import Candidate
 
 _EXPECTED = {
     "int_parsing": "an integer",
@@ -57,6 +58,8 @@ def format_validation(
         if kind == "extra_forbidden":
             parent = _model_at(model, loc[:-1])
             hint = suggest(loc[-1], parent.model_fields if parent else {})
+            if not hint and parent is Candidate:
+                hint = f" (fields: {', '.join(parent.model_fields)}; an estimator's own parameters go under 'params')"
             if where.startswith("--set ") and where[6:].startswith(f"{dotted}."):
                 dotted = where[6:]
             messages.append(f"unknown key '{dotted}' in {where}{hint}")

@@ -7,7 +7,6 @@ upward and their errors still name the file and key.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, model_validator
@@ -16,9 +15,9 @@ from spark_ml.config.base import ColumnType, Identifier, Model, Month, TableName
 from spark_ml.config.checks import Check, ReferentialCheck, RowRule
 from spark_ml.config.layout import Layout, TableRef
 from spark_ml.config.secrets import MASK, mask_secret_keys
+from spark_ml.config.training import TrainSettings
 from spark_ml.errors import ConfigError
 
-EstimatorName = Literal["logistic_regression", "random_forest", "gbt", "xgboost"]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -137,61 +136,6 @@ class FeatureSettings(Model):
     route_window_days: int = Field(default=28, ge=1)
     origin_window_days: int = Field(default=7, ge=1)
     reference_year: int = 2013
-
-
-class DateWindow(Model):
-    start: date
-    end: date
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DateWindow:
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-        return self
-
-
-class SplitSettings(Model):
-    train: DateWindow
-    validation: DateWindow
-    test: DateWindow
-
-    @model_validator(mode="after")
-    def _in_order(self) -> SplitSettings:
-        if not (self.train.end < self.validation.start and self.validation.end < self.test.start):
-            raise ValueError("windows must be in time order without overlap: train < validation < test")
-        return self
-
-
-class TrainSettings(Model):
-    table: TableName
-    label: Identifier
-    keys: tuple[Identifier, ...] = Field(min_length=1)
-    time_column: Identifier
-    numeric: tuple[Identifier, ...] = ()
-    categorical: tuple[Identifier, ...] = ()
-    split: SplitSettings
-    estimator: EstimatorName = "logistic_regression"
-    params: dict[str, Any] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    parallelism: int = Field(default=1, ge=1)
-    class_weighting: bool = False
-    seed: int = 42
-    calibration_bins: int = Field(default=10, ge=2, le=100)
-
-    @model_validator(mode="after")
-    def _has_features(self) -> TrainSettings:
-        if not self.numeric and not self.categorical:
-            raise ValueError("train needs at least one numeric or categorical feature")
-        overlap = set(self.numeric) & set(self.categorical)
-        if overlap:
-            raise ValueError(f"columns {sorted(overlap)} are both numeric and categorical")
-        if self.label in self.numeric or self.label in self.categorical:
-            raise ValueError(f"the label {self.label!r} is also listed as a feature")
-        return self
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return self.numeric + self.categorical
 
 
 class PromoteSettings(Model):

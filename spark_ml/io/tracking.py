@@ -102,6 +102,18 @@ def active_run(settings: Settings, name: str, tags: dict[str, str]) -> Iterator[
 # -- within a run ----------------------------------------------------------------------------------
 
 
+def log_child_run(
+    experiment_id: str, name: str, tags: dict[str, str], params: dict[str, Any], metrics: dict[str, float]
+) -> str:
+    """A child run of the active run (same experiment) with its params and metrics; its id."""
+    import mlflow
+
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=True, tags=tags) as child:
+        log_params(params)
+        mlflow.log_metrics(metrics)
+        return str(child.info.run_id)
+
+
 def log_params(params: dict[str, Any]) -> None:
     """Log flattened params in batches (MLflow takes at most 100 per call); long values truncated."""
     import mlflow

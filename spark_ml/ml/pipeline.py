@@ -13,7 +13,7 @@ from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAsse
 from pyspark.ml.param import Param, Params
 from pyspark.ml.tuning import ParamGridBuilder
 
-from spark_ml.config import EstimatorName, TrainSettings
+from spark_ml.config import Candidate, EstimatorName, TrainSettings
 from spark_ml.errors import ConfigError
 
 LABEL = "label"
@@ -25,7 +25,7 @@ def _xgboost() -> Estimator[Any]:
     try:
         from xgboost.spark import SparkXGBClassifier
     except ImportError as exc:
-        raise ConfigError("train.estimator=xgboost needs the xgboost package: pip install 'spark-ml[xgboost]'") from exc
+        raise ConfigError("an xgboost candidate needs the xgboost package: pip install 'spark-ml[xgboost]'") from exc
     estimator: Estimator[Any] = SparkXGBClassifier()
     return estimator
 
@@ -39,11 +39,11 @@ ESTIMATORS: dict[EstimatorName, Callable[[], Estimator[Any]]] = {
 }
 
 
-def make_estimator(name: str) -> Estimator[Any]:
+def make_estimator(name: str, key: str = "train") -> Estimator[Any]:
     for known, build in ESTIMATORS.items():
         if known == name:
             return build()
-    raise ConfigError(f"unknown estimator {name!r} at 'train.estimator' (allowed: {', '.join(ESTIMATORS)})")
+    raise ConfigError(f"unknown estimator {name!r} at '{key}.estimator' (allowed: {', '.join(ESTIMATORS)})")
 
 
 def _param(estimator: Params, name: str, key: str) -> Param[Any]:
@@ -58,14 +58,17 @@ def _param(estimator: Params, name: str, key: str) -> Param[Any]:
     return estimator.getParam(name)
 
 
-def configure_estimator(estimator: Estimator[Any], params: Mapping[str, Any], cfg: TrainSettings) -> Estimator[Any]:
-    """Set the configured params (each checked against the estimator's own), the columns, the seed."""
+def configure_estimator(
+    estimator: Estimator[Any], params: Mapping[str, Any], cfg: TrainSettings, key: str = "train"
+) -> Estimator[Any]:
+    """Set the configured params (each checked against the estimator's own, named
+    '<key>.params.<name>' in errors), the columns, the seed."""
     for name, value in params.items():
-        param = _param(estimator, name, f"train.params.{name}")
+        param = _param(estimator, name, f"{key}.params.{name}")
         try:
             estimator.set(param, value)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"invalid value {value!r} for 'train.params.{name}': {exc}") from None
+            raise ConfigError(f"invalid value {value!r} for '{key}.params.{name}': {exc}") from None
     fixed: dict[str, Any] = {"featuresCol": FEATURES, "labelCol": LABEL}
     if cfg.class_weighting:
         fixed["weightCol"] = WEIGHT
@@ -81,13 +84,15 @@ def configure_estimator(estimator: Estimator[Any], params: Mapping[str, Any], cf
     return estimator
 
 
-def param_grid(estimator: Estimator[Any], grid: Mapping[str, Sequence[Any]]) -> list[dict[Param[Any], Any]]:
+def param_grid(
+    estimator: Estimator[Any], grid: Mapping[str, Sequence[Any]], key: str = "train"
+) -> list[dict[Param[Any], Any]]:
     """The configured grid as Spark param maps (one empty map when there is no grid)."""
     builder = ParamGridBuilder()
     for name, values in grid.items():
         if not values:
-            raise ConfigError(f"'train.grid.{name}' needs at least one value")
-        builder.addGrid(_param(estimator, name, f"train.grid.{name}"), list(values))
+            raise ConfigError(f"'{key}.grid.{name}' needs at least one value")
+        builder.addGrid(_param(estimator, name, f"{key}.grid.{name}"), list(values))
     return builder.build()
 
 
@@ -103,10 +108,22 @@ def encoded(column: str) -> str:
     return f"{column}__onehot"
 
 
+def build_estimator(candidate: Candidate, cfg: TrainSettings, key: str = "train") -> Estimator[Any]:
+    """The candidate's estimator from the allow-list, with its params, columns and seed set."""
+    return configure_estimator(make_estimator(candidate.estimator, key), candidate.params, cfg, key)
+
+
 def build_pipeline(cfg: TrainSettings) -> tuple[Pipeline, Estimator[Any]]:
+    """The preprocessing stages and the first candidate's estimator (see `preprocessing`)."""
+    key, candidate = cfg.choices[0]
+    estimator = build_estimator(candidate, cfg, key)
+    return Pipeline(stages=[*preprocessing(cfg), estimator]), estimator
+
+
+def preprocessing(cfg: TrainSettings) -> list[Any]:
     """Imputer (median) for numeric columns; StringIndexer (unseen and null values go to an extra
-    index, never an error) then OneHotEncoder for categorical ones; VectorAssembler; estimator."""
-    estimator = configure_estimator(make_estimator(cfg.estimator), cfg.params, cfg)
+    index, never an error) then OneHotEncoder for categorical ones; VectorAssembler into
+    `features`. Every candidate shares them: they depend on the columns only."""
     stages: list[Any] = []
     inputs: list[str] = []
     if cfg.numeric:
@@ -132,5 +149,4 @@ def build_pipeline(cfg: TrainSettings) -> tuple[Pipeline, Estimator[Any]]:
         )
         inputs.extend(encoded(c) for c in cfg.categorical)
     stages.append(VectorAssembler(inputCols=inputs, outputCol=FEATURES, handleInvalid="keep"))
-    stages.append(estimator)
-    return Pipeline(stages=stages), estimator
+    return stages

@@ -1,25 +1,19 @@
-"""Training on time windows: column contract, splits, class weights, grid search, importances."""
+"""Training on time windows: column contract, splits, class weights, importances (the search over
+candidates is spark_ml.ml.selection)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from pyspark.ml import PipelineModel
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.utils import is_remote
 
 from spark_ml.config import DateWindow, TrainSettings
 from spark_ml.errors import ConfigError
-from spark_ml.ml.evaluation import positive_probability
-from spark_ml.ml.pipeline import FEATURES, LABEL, WEIGHT, build_pipeline, param_grid
+from spark_ml.ml.pipeline import FEATURES, LABEL, WEIGHT
 
-log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 
 
@@ -77,45 +71,6 @@ def with_class_weights(df: DataFrame, counts: SplitCounts) -> DataFrame:
     positives, negatives = counts.positives, counts.rows - counts.positives
     w_pos, w_neg = counts.rows / (2 * positives), counts.rows / (2 * negatives)
     return df.withColumn(WEIGHT, F.when(F.col(LABEL) == 1.0, F.lit(w_pos)).otherwise(F.lit(w_neg)))
-
-
-@dataclass
-class Fitted:
-    model: PipelineModel
-    params: dict[str, Any]
-    validation_auc: float
-    candidates: list[tuple[dict[str, Any], float]]
-
-
-def fit_best(train: DataFrame, validation: DataFrame, cfg: TrainSettings) -> Fitted:
-    """Fit one model per grid point on `train`, in `cfg.parallelism` threads, and keep the one with
-    the best AUC-ROC on `validation` (the first on ties, in grid order)."""
-    pipeline, estimator = build_pipeline(cfg)
-    grid = param_grid(estimator, cfg.grid)
-    evaluator = BinaryClassificationEvaluator(rawPredictionCol="__p1", labelCol=LABEL, metricName="areaUnderROC")
-
-    def fit_one(param_map: dict[Any, Any]) -> tuple[PipelineModel, float]:
-        model = pipeline.fit(train, param_map) if param_map else pipeline.fit(train)
-        if len(grid) == 1:
-            return model, float("nan")
-        scored = model.transform(validation).select(positive_probability().alias("__p1"), LABEL)
-        return model, float(evaluator.evaluate(scored))
-
-    target = fit_one
-    if is_remote():
-        # Under Spark Connect the active session is per thread: hand it to the pool's threads.
-        from pyspark.util import inheritable_thread_target
-
-        target = inheritable_thread_target(train.sparkSession)(fit_one)
-    with ThreadPoolExecutor(max_workers=min(cfg.parallelism, len(grid))) as pool:
-        results = list(pool.map(target, grid))
-    candidates = [({p.name: v for p, v in m.items()}, auc) for m, (_, auc) in zip(grid, results, strict=True)]
-    best = max(range(len(results)), key=lambda i: (results[i][1] if len(grid) > 1 else 0.0, -i))
-    if len(grid) == 1:
-        log.info("grid point %s: not evaluated (single candidate)", candidates[0][0] or "(configured params)")
-    for params, auc in candidates if len(grid) > 1 else ():
-        log.info("grid point %s: validation AUC-ROC %.4f", params, auc)
-    return Fitted(results[best][0], candidates[best][0], results[best][1], candidates)
 
 
 def importances(model: PipelineModel, scored: DataFrame) -> tuple[str, list[tuple[str, float]]]:

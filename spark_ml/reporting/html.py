@@ -52,6 +52,11 @@ class StepResult(Protocol):
 
 
 METRICS = ("auc_roc", "auc_pr", "log_loss", "brier", "precision", "recall", "f1")
+RULE = (
+    "Every candidate is fitted on the training window and scored on validation; the best wins, and "
+    "within {tolerance} of the best the simplest: a linear model, then fewer trees, then shallower "
+    "trees, then the first configured."
+)
 
 
 def render(title: str, results: Sequence[StepResult], images: Mapping[str, bytes], facts: Mapping[str, Any]) -> str:
@@ -84,9 +89,19 @@ def render(title: str, results: Sequence[StepResult], images: Mapping[str, bytes
         train=train,
         metrics=metrics,
         images={name: base64.b64encode(data).decode("ascii") for name, data in images.items()},
+        **_candidates(train.metrics if train is not None else {}),
         promote=by_task.get("promote"),
         monitor=by_task.get("monitor"),
     )
+
+
+def _candidates(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The candidates table of a train step's metrics, the metric that chose and the rule."""
+    return {
+        "candidates": list(metrics.get("candidates") or []),
+        "select_by": {"auc_roc": "AUC-ROC", "auc_pr": "AUC-PR"}.get(str(metrics.get("select_by")), ""),
+        "rule": RULE.format(tolerance=metrics.get("tie_tolerance", 1e-4)),
+    }
 
 
 def _cell(value: Any) -> str:

@@ -101,6 +101,7 @@ def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
         if auc is not None:
             facts["champion test AUC-ROC"] = round(float(auc), 4)
     if train is not None:
+        facts["challenger"] = _challenger(train.metrics)
         facts["challenger test AUC-ROC"] = round(float(train.metrics["test_auc_roc"]), 4)
         facts["prior-rate baseline test AUC-ROC"] = round(float(train.metrics["baseline_test_auc_roc"]), 4)
         facts["challenger test AUC-PR vs baseline"] = (
@@ -111,6 +112,16 @@ def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
     if cfg.tracking_uri.startswith("sqlite:"):
         facts["MLflow UI"] = f"{Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {cfg.tracking_uri}"
     return facts
+
+
+def _challenger(metrics: dict[str, Any]) -> str:
+    """'xgboost (312 trees), best validation AUC-ROC of 2 candidates' (one line)."""
+    trees = metrics.get("winner_trees")
+    label = {"auc_roc": "AUC-ROC", "auc_pr": "AUC-PR"}.get(str(metrics.get("select_by")), "metric")
+    count = len(metrics.get("candidates") or [])
+    what = f"{metrics.get('winner')}{f' ({trees} trees)' if trees else ''}"
+    refit = ", refit on train + validation" if metrics.get("refit") else ""
+    return f"{what}, best validation {label} of {count} candidate{'s' if count != 1 else ''}{refit}"
 
 
 def _report(ctx: TaskContext, results: Sequence[TaskResult], facts: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
 """Task `train`: fit, evaluate, log and register a challenger model, all from config.
 
 Reads the feature table at a pinned Delta version (the latest when the task starts), splits it on
-the configured time windows, searches the configured grid on the validation window, evaluates on
-validation and test against a prior-rate baseline (all with Spark on the full sets), logs one
-MLflow run and registers a new model version with the `challenger` alias.
+the configured time windows, fits every candidate (and grid point) on the training window and picks
+the winner on the validation window (spark_ml.ml.selection), evaluates the winner on validation and
+test against a prior-rate baseline (all with Spark on the full sets), logs one MLflow run with one
+child run per candidate, and registers a new model version with the `challenger` alias.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from spark_ml.config import Settings, TrainSettings, flatten
 from spark_ml.ml import plots
 from spark_ml.ml.evaluation import Metrics, constant_score_metrics, evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
+from spark_ml.ml.selection import Scored, Selection, select_model
 from spark_ml.ml.training import (
-    Fitted,
     SplitCounts,
     check_columns,
-    fit_best,
     importances,
     in_window,
     model_frame,
@@ -37,7 +37,9 @@ SCORE = "__p1"
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The model and the prior-rate baseline on validation and test (threshold from validation)."""
+    """The model and the prior-rate baseline on validation and test (threshold from validation).
+    With a refit, validation is the winner as fitted on the training window (out of sample) and
+    test the refitted model, with the threshold chosen on validation."""
 
     validation: Metrics
     test: Metrics
@@ -60,7 +62,7 @@ class Trained:
     table: str
     table_version: int
     data: DataFrame
-    fitted: Fitted
+    selection: Selection
     evaluation: Evaluation
     importance_kind: str
     importances: list[tuple[str, float]]
@@ -100,9 +102,11 @@ def run(
         ctx.mlflow_run_id = logged.mlflow_run_id
         if registered is not None:
             ctx.model = (cfg.registered_model_name, registered)
-        ev = trained.evaluation
+        ev, selection = trained.evaluation, trained.selection
+        ctx.note(candidates_line(selection))
         ctx.note(
-            f"{tc.estimator}: test AUC-ROC {ev.test.auc_roc:.4f} (baseline {ev.baseline_test.auc_roc:.4f}), "
+            f"{selection.winner.name}{' (refit on train + validation)' if selection.refit else ''}: "
+            f"test AUC-ROC {ev.test.auc_roc:.4f} (baseline {ev.baseline_test.auc_roc:.4f}), "
             f"AUC-PR {ev.test.auc_pr:.4f} (baseline {ev.baseline_test.auc_pr:.4f}), "
             f"F1 {ev.test.f1:.3f} at threshold {ev.validation.threshold:.2f}"
         )
@@ -122,43 +126,48 @@ def run(
             "model": cfg.registered_model_name,
             "version": registered,
             "model_uri": logged.model_uri,
-            "params": trained.fitted.params,
+            "params": selection.params,
+            "winner": selection.winner.name,
+            "winner_estimator": selection.winner.estimator,
+            "winner_trees": selection.winner.trees,
+            "select_by": selection.select_by,
+            "tie_tolerance": tc.tie_tolerance,
+            "refit": selection.refit,
+            "candidates": [{**s.as_dict(), "winner": s is selection.winner} for s in selection.scored],
         }
         return ctx.result(metrics)
 
 
 def fit_and_evaluate(table: DataFrame, tc: TrainSettings, version: int) -> Trained:
-    """Split by time, fit the grid on train, keep the best on validation, evaluate on both."""
+    """Split by time, fit the candidates on train, keep the best on validation, evaluate on both."""
     check_columns(table, tc, tc.table)
     data = model_frame(table, tc)
     counts = split_counts(data, tc)
     train = data.where(in_window(tc.time_column, tc.split.train))
-    if tc.class_weighting:
+    validation = data.where(in_window(tc.time_column, tc.split.validation))
+    if tc.class_weighting:  # the training window's weights, also for early stopping and a refit
         train = with_class_weights(train, counts["train"])
-    frames = [
-        train.persist(),
-        data.where(in_window(tc.time_column, tc.split.validation)).persist(),
-        data.where(in_window(tc.time_column, tc.split.test)).persist(),
-    ]
+        validation = with_class_weights(validation, counts["train"])
+    frames = [train.persist(), validation.persist(), data.where(in_window(tc.time_column, tc.split.test)).persist()]
     train, validation, test = frames
     try:
-        fitted = fit_best(train, validation, tc)
-        evaluation = _evaluate(fitted, validation, test, counts, tc.calibration_bins)
-        kind, values = importances(fitted.model, fitted.model.transform(test.limit(1)))
+        selection = select_model(train, validation, tc)
+        evaluation = _evaluate(selection, validation, test, counts, tc.calibration_bins)
+        kind, values = importances(selection.model, selection.model.transform(test.limit(1)))
     finally:
         for frame in frames:
             frame.unpersist()
     example = data.where(in_window(tc.time_column, tc.split.test)).select(*tc.features).limit(5)
-    return Trained(tc.table, version, table, fitted, evaluation, kind, values, example, counts["train"].rows)
+    return Trained(tc.table, version, table, selection, evaluation, kind, values, example, counts["train"].rows)
 
 
 def _evaluate(
-    fitted: Fitted, validation: DataFrame, test: DataFrame, counts: dict[str, SplitCounts], bins: int
+    selection: Selection, validation: DataFrame, test: DataFrame, counts: dict[str, SplitCounts], bins: int
 ) -> Evaluation:
     """The model on both windows (Spark, full sets), and the prior-rate baseline, whose metrics
     follow from each window's counts and the training window's positive rate."""
     prior = counts["train"].positives / counts["train"].rows
-    val_scored, test_scored = _score(fitted.model, validation), _score(fitted.model, test)
+    val_scored, test_scored = _score(selection.selected, validation), _score(selection.model, test)
     try:
         val = evaluate(val_scored, LABEL, SCORE, calibration_bins=bins)
         test_metrics = evaluate(test_scored, LABEL, SCORE, threshold=val.threshold, calibration_bins=bins)
@@ -180,9 +189,21 @@ def _score(model: Any, frame: DataFrame) -> DataFrame:
 # -- MLflow ----------------------------------------------------------------------------------------
 
 
+def candidates_line(selection: Selection) -> str:
+    """One line: each candidate's validation metric (and trees), the winner marked."""
+    label = "AUC-ROC" if selection.select_by == "auc_roc" else "AUC-PR"
+    parts = []
+    for s in selection.scored:
+        trees = "" if s.trees is None else f" ({s.trees} trees)"
+        mark = " <- winner" if s is selection.winner else ""
+        parts.append(f"{s.name} {s.metric(selection.select_by):.4f}{trees}{mark}")
+    return f"candidates by validation {label}: {', '.join(parts)}"
+
+
 def log_training(ctx: TaskContext, tc: TrainSettings, trained: Trained) -> Logged:
     """One MLflow run: tags, the resolved config, metrics, the training table as a dataset input,
-    the evaluation plots and the model."""
+    the evaluation plots and the model; one child run per candidate (its params, validation
+    metrics, fit time and trees)."""
     import mlflow
 
     from spark_ml.io import models, tracking
@@ -197,23 +218,61 @@ def log_training(ctx: TaskContext, tc: TrainSettings, trained: Trained) -> Logge
         "spark_ml.task": "train",
         "spark_ml.table": tc.table,
         "spark_ml.table_version": str(trained.table_version),
-        "spark_ml.estimator": tc.estimator,
+        "spark_ml.estimator": trained.selection.winner.estimator,
+        "spark_ml.winner": trained.selection.winner.name,
         "mlflow.source.git.commit": git_commit() or "unknown",
         **{f"spark_ml.{k}_version": str(v) for k, v in versions().items() if v},
         **{k if k.startswith("spark_ml.") else f"spark_ml.{k}": v for k, v in ctx.tags.items()},
     }
-    with tracking.active_run(cfg, f"train-{tc.estimator}", tags) as run:
+    selection = trained.selection
+    with tracking.active_run(cfg, f"train-{selection.winner.name}", tags) as run:
         config = cfg.dump(masked=True)
-        tracking.log_params({**flatten(config), **{f"best.{k}": v for k, v in trained.fitted.params.items()}})
+        chosen = {"winner.name": selection.winner.name, "winner.trees": selection.winner.trees}
+        best = {f"best.{k}": v for k, v in selection.params.items()}
+        tracking.log_params({**flatten(config), **best, **chosen})
         mlflow.log_metrics(trained.evaluation.metrics())
         tracking.log_table_input(trained.data, cfg, tc.table, trained.table_version, context="training")
         mlflow.log_dict(config, "evaluation/config.yml")
-        _log_plots(tc, trained)
-        model_uri = models.log_spark_model(cfg, trained.fitted.model, _signature(tc), _requirements(tc))
+        _log_plots(trained)
+        model_uri = models.log_spark_model(
+            cfg, selection.model, _signature(tc), _requirements(selection.winner.estimator)
+        )
+        _log_candidates(ctx, tc, selection, run.info.experiment_id)
         return Logged(run.info.run_id, model_uri, None)
 
 
-def _log_plots(tc: TrainSettings, trained: Trained) -> None:
+def _log_candidates(ctx: TaskContext, tc: TrainSettings, selection: Selection, experiment_id: str) -> None:
+    """One child run of the active run per candidate and grid point."""
+    from spark_ml.io import tracking
+
+    configured = dict(tc.choices)
+    for s in selection.scored:
+        candidate = configured[s.key]
+        tags = {
+            "spark_ml.task": "train-candidate",
+            "spark_ml.run_id": ctx.run_id,
+            "spark_ml.estimator": s.estimator,
+            "spark_ml.winner": str(s is selection.winner).lower(),
+        }
+        params: dict[str, Any] = {
+            "name": s.name,
+            "estimator": s.estimator,
+            "config_key": s.key,
+            **{f"params.{k}": v for k, v in s.params.items()},
+        }
+        if candidate.early_stopping_rounds is not None:
+            params |= {"early_stopping_rounds": candidate.early_stopping_rounds, "max_trees": candidate.tree_cap}
+        if s.trees is not None:
+            params["trees"] = s.trees
+        tracking.log_child_run(experiment_id, f"candidate-{s.name}", tags, params, _child_metrics(s))
+
+
+def _child_metrics(s: Scored) -> dict[str, float]:
+    metrics = {"validation_auc_roc": s.auc_roc, "validation_auc_pr": s.auc_pr, "fit_seconds": s.fit_seconds}
+    return metrics | ({"trees": float(s.trees)} if s.trees is not None else {})
+
+
+def _log_plots(trained: Trained) -> None:
     import mlflow
 
     ev = trained.evaluation
@@ -225,7 +284,7 @@ def _log_plots(tc: TrainSettings, trained: Trained) -> None:
     }
     if trained.importances:
         figures["importances"] = plots.importance_plot(
-            trained.importances, f"{tc.estimator}: {trained.importance_kind}"
+            trained.importances, f"{trained.selection.winner.name}: {trained.importance_kind}"
         )
     for name, figure in figures.items():
         mlflow.log_figure(figure, f"evaluation/{name}.png")
@@ -257,12 +316,12 @@ def _signature(tc: TrainSettings) -> Any:
     return ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec("double", "prediction")]))
 
 
-def _requirements(tc: TrainSettings) -> list[str]:
+def _requirements(estimator: str) -> list[str]:
     from spark_ml.provenance.code import dist_version, versions
 
     found = versions()
     reqs = [f"pyspark=={found['pyspark']}", f"mlflow=={found['mlflow']}"]
-    if tc.estimator == "xgboost":
+    if estimator == "xgboost":
         for dist in ("xgboost", "xgboost-cpu"):
             installed = dist_version(dist)
             if installed:

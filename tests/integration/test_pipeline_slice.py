@@ -159,6 +159,7 @@ def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: Spark
     facts = pipeline._facts(slice_copy.settings, results)
     train = slice_copy.results["train"].metrics
     assert facts["challenger test AUC-ROC"] == round(train["test_auc_roc"], 4)
+    assert facts["challenger"] == "logistic_regression, best validation AUC-ROC of 1 candidate"
     assert facts["prior-rate baseline test AUC-ROC"] == 0.5
     assert facts["champion"].startswith("flight_delay version ")
     assert facts["drift status"] == slice_copy.results["monitor"].metrics["overall_status"]
@@ -170,6 +171,8 @@ def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: Spark
     assert where.startswith(f"{slice_copy.settings.lakehouse.root}/reports/pipeline-")
     for section in ("Steps", "Tables written", "Data quality", "Model metrics", "Promotion"):
         assert f"<h2>{section}</h2>" in page
+    assert "<h2>Candidates (chosen on validation AUC-ROC)</h2>" in page
+    assert "<td>logistic_regression</td><td>logistic_regression</td><td>{&#39;maxIter&#39;: 30" in page
     assert "<h2>Drift: " in page
     assert page.count('src="data:image/png;base64,') >= 3  # ROC, precision-recall, calibration
     assert all(f"<td>{task}</td>" in page for task in slice_copy.results)

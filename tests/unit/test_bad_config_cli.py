@@ -39,6 +39,20 @@ CASES = [
     ),
     ("unknown estimator", None, "", ["--set", "train.estimator=svm"], r"invalid value 'svm' for 'train.estimator'"),
     (
+        "unknown candidate field",
+        "local/zz.yml",
+        "train:\n  candidates:\n    - {estimator: logistic_regression}\n    - {estimator: xgboost, max_depht: 3}\n",
+        [],
+        r"unknown key 'train.candidates.1.max_depht' in .*zz.yml \(fields: .*go under 'params'\)",
+    ),
+    (
+        "candidates and estimator",
+        None,
+        "",
+        ["--set", "train.params={maxIter: 5}"],
+        r"'train.candidates' \(.*local.yml\) and 'train.params' \(--set train.params\) are both given",
+    ),
+    (
         "unknown table",
         None,
         "",

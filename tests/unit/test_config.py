@@ -8,7 +8,7 @@ from typing import get_args
 
 import pytest
 
-from spark_ml.config import EstimatorName, Settings, load_settings
+from spark_ml.config import EstimatorName, Settings, flatten, load_settings
 from spark_ml.errors import ConfigError
 from spark_ml.ml.pipeline import ESTIMATORS
 from tests.helpers import CONF
@@ -190,15 +190,114 @@ def test_set_replaces_a_mapping_instead_of_merging_it() -> None:
     assert settings.require_train().params == {"maxIter": 5, "regParam": 0.1}
 
 
-def test_an_env_layer_replaces_the_estimator_parameters_whole() -> None:
-    """conf/local picks xgboost over the base gbt: gbt's parameters must not leak into xgboost's."""
+def test_the_local_layer_replaces_the_base_model_choice_whole() -> None:
+    """conf/local searches candidates (xgboost among them); the base keeps single estimators that
+    run under Spark Connect, and none of the base's keys leak into the local list."""
     local = load_settings("local", CONF).require_train()
-    assert (local.estimator, local.params) == (
-        "xgboost",
-        {"n_estimators": 40, "max_depth": 5, "learning_rate": 0.2, "num_workers": 2},
-    )
+    assert (local.estimator, local.params, local.grid) == (None, None, None)
+    assert local.estimators == ("logistic_regression", "xgboost")
+    xgb = dict(local.choices)["train.candidates.1"]
+    assert xgb.early_stopping_rounds is not None
+    assert "n_estimators" not in xgb.params
     base = load_settings("databricks", CONF, environ={"SPARK_ML_CATALOG": "c"}).require_train()
-    assert (base.estimator, base.params) == ("gbt", {"maxIter": 40, "maxDepth": 5, "stepSize": 0.2})
+    assert "xgboost" not in base.estimators
+
+
+BASE_TRAIN = """
+tables: {gold.t: {}}
+train:
+  table: gold.t
+  label: y
+  keys: [id]
+  time_column: d
+  numeric: [x]
+  split:
+    train: {start: 2024-01-01, end: 2024-01-31}
+    validation: {start: 2024-02-01, end: 2024-02-28}
+    test: {start: 2024-03-01, end: 2024-03-31}
+"""
+
+
+def test_the_single_estimator_keys_are_a_one_candidate_list(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path, BASE_TRAIN + "  estimator: gbt\n  params: {maxIter: 5}\n  grid: {maxDepth: [2, 3]}\n")
+    train = load_settings("local", conf).require_train()
+    [(key, candidate)] = train.choices
+    assert key == "train"  # so its params are named train.params.<name> in errors, as before
+    assert (candidate.estimator, candidate.params, candidate.grid) == ("gbt", {"maxIter": 5}, {"maxDepth": [2, 3]})
+    assert candidate.label == "gbt"
+    defaults = load_settings("local", write_conf(tmp_path / "d", BASE_TRAIN)).require_train()
+    assert [(c.estimator, c.params) for _, c in defaults.choices] == [("logistic_regression", {})]
+
+
+def test_a_later_layer_replaces_the_other_form_of_the_model_choice(tmp_path: Path) -> None:
+    env = "train:\n  candidates:\n    - {estimator: logistic_regression, params: {maxIter: 5}}\n    - estimator: gbt\n"
+    conf = write_conf(tmp_path, BASE_TRAIN + "  estimator: gbt\n  params: {maxIter: 5}\n", env)
+    listed = load_settings("local", conf).require_train()
+    assert listed.estimators == ("logistic_regression", "gbt")
+    assert (listed.estimator, listed.params) == (None, None)
+    single = load_settings("local", conf, ["train.estimator=random_forest"]).require_train()
+    assert (single.candidates, single.estimators) == (None, ("random_forest",))
+    again = load_settings("local", conf, ["train.estimator=gbt", "train.candidates=[{estimator: xgboost}]"])
+    assert again.require_train().estimators == ("xgboost",)
+
+
+@pytest.mark.parametrize(
+    ("layer", "overrides", "message"),
+    [
+        (
+            "train:\n  estimator: gbt\n  candidates: [{estimator: gbt}]\n",
+            [],
+            r"'train.candidates' \(.*env.yml\) and 'train.estimator' \(.*env.yml\) are both given",
+        ),
+        (
+            "train:\n  candidates: [{estimator: gbt}]\n",
+            ["train.grid={maxDepth: [2]}"],
+            r"'train.candidates' \(.*env.yml\) and 'train.grid' \(--set train.grid\) are both given",
+        ),
+        ("train:\n  candidates: []\n", [], r"'train.candidates' in .*env.yml: the list is empty"),
+        (
+            "train:\n  candidates: [{estimator: gbt}, {estimator: gbt, params: {maxDepth: 3}}]\n",
+            [],
+            r"'train.candidates' in .*env.yml: several candidates are labelled gbt: give them distinct `name`s",
+        ),
+        (
+            "train:\n  candidates: [{estimator: gbt, early_stopping_rounds: 10}]\n",
+            [],
+            r"'train.candidates.0' in .*env.yml: early_stopping_rounds applies to xgboost candidates only, not gbt",
+        ),
+        (
+            "train:\n  candidates: [{estimator: xgboost, max_trees: 100}]\n",
+            [],
+            r"'train.candidates.0' .*max_trees caps early stopping: set early_stopping_rounds too",
+        ),
+        (
+            "train:\n  candidates: [{estimator: xgboost, early_stopping_rounds: 5, grid: {n_estimators: [5]}}]\n",
+            [],
+            r"'train.candidates.0' .*remove n_estimators from params/grid \(the cap is max_trees\)",
+        ),
+        (
+            "train:\n  candidates: [{estimator: svm}]\n",
+            [],
+            r"invalid value 'svm' for 'train.candidates.0.estimator' in .*env.yml: expected one of",
+        ),
+        ("train:\n  candidates: [{estimator: gbt, parms: {}}]\n", [], r"'train.candidates.0.parms'.*mean 'params'"),
+        ("train:\n  select_by: f1\n", [], r"invalid value 'f1' for 'train.select_by'.*'auc_roc' or 'auc_pr'"),
+        ("train:\n  refit: yes\n", [], r"'train.refit'.*'train_and_validation'"),
+    ],
+)
+def test_a_bad_candidates_config_names_the_key(tmp_path: Path, layer: str, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings("local", write_conf(tmp_path, BASE_TRAIN, layer), overrides)
+
+
+def test_candidates_are_flattened_into_mlflow_params() -> None:
+    settings = load_settings("local", CONF)
+    flat = flatten(settings.dump())
+    assert flat["train.candidates.0.estimator"] == "logistic_regression"
+    assert flat["train.candidates.1.estimator"] == "xgboost"
+    assert flat["train.candidates.1.params.num_workers"] == 2
+    assert flat["train.numeric"] == list(settings.require_train().numeric)  # a list of names stays one value
+    assert flatten({"a": [{"b": {}}], "c": []}) == {"a.0.b": {}, "c": []}
 
 
 def test_files_deep_merge_mappings(tmp_path: Path) -> None:

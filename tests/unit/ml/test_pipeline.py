@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from spark_ml.config import Settings, TrainSettings, load_settings
 from spark_ml.errors import ConfigError, SchemaMismatchError
 from spark_ml.ml.pipeline import ESTIMATORS, LABEL, build_pipeline, param_grid
-from spark_ml.ml.training import fit_best
+from spark_ml.ml.selection import select_model
 from spark_ml.tasks.score import score_frame
 from tests.helpers import CONF
 
@@ -65,10 +65,13 @@ def test_grid_params_are_checked_too(spark: SparkSession) -> None:
 def test_grid_search_picks_by_validation_auc_and_scores_anything(spark: SparkSession) -> None:
     frame = data(spark).persist()
     cfg = train_cfg("train.grid={regParam: [0.0, 10.0]}", "train.parallelism=2")
-    fitted = fit_best(frame, frame, cfg)
-    assert [p for p, _ in fitted.candidates] == [{"regParam": 0.0}, {"regParam": 10.0}]
-    assert fitted.params == {"regParam": 0.0}
-    assert fitted.validation_auc > 0.9
+    fitted = select_model(frame, frame, cfg)
+    assert [(s.name, s.params) for s in fitted.scored] == [
+        ("logistic_regression[0]", {"maxIter": 20, "regParam": 0.0}),
+        ("logistic_regression[1]", {"maxIter": 20, "regParam": 10.0}),
+    ]
+    assert fitted.params == {"maxIter": 20, "regParam": 0.0}
+    assert fitted.validation_metric > 0.9
     # unseen categories and all-null features are scored, never an error
     odd = spark.createDataFrame(
         [(1, None, "never-seen"), (2, None, None), (3, 7.0, "a")], "id INT, x DOUBLE, c STRING"
@@ -84,7 +87,7 @@ def test_grid_search_picks_by_validation_auc_and_scores_anything(spark: SparkSes
 def test_missing_feature_columns_at_scoring_are_named(spark: SparkSession) -> None:
     frame = data(spark)
     cfg = train_cfg()
-    fitted = fit_best(frame, frame, cfg)
+    fitted = select_model(frame, frame, cfg)
     with pytest.raises(SchemaMismatchError, match=r"input is missing feature column\(s\) c"):
         score_frame(fitted.model, frame.drop("c"), cfg, threshold=0.5)
     assert LABEL == "label"

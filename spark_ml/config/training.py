@@ -1,0 +1,168 @@
+"""The `train:` section: columns, time split, and the candidate models searched on validation.
+
+The model is chosen among `train.candidates`, a list of estimators, each with its params, an
+optional grid and (xgboost only) early stopping on the validation window. The older single
+`train.estimator` / `train.params` / `train.grid` keys still work: they are a one-candidate list.
+A layer gives one or the other (see the loader for how a later layer replaces an earlier choice).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from spark_ml.config.base import Identifier, Model, TableName
+
+EstimatorName = Literal["logistic_regression", "random_forest", "gbt", "xgboost"]
+SelectBy = Literal["auc_roc", "auc_pr"]
+# The keys of the single-estimator form; `train.candidates` replaces all three.
+SINGLE_MODEL_KEYS = ("estimator", "params", "grid")
+DEFAULT_MAX_TREES = 500
+# Set by spark_ml when early stopping: a candidate's params must not set them.
+EARLY_STOPPING_OWNED = ("n_estimators", "early_stopping_rounds", "validation_indicator_col")
+
+
+class DateWindow(Model):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateWindow:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class SplitSettings(Model):
+    train: DateWindow
+    validation: DateWindow
+    test: DateWindow
+
+    @model_validator(mode="after")
+    def _in_order(self) -> SplitSettings:
+        if not (self.train.end < self.validation.start and self.validation.end < self.test.start):
+            raise ValueError("windows must be in time order without overlap: train < validation < test")
+        return self
+
+
+class Candidate(Model):
+    """One estimator to try. Every point of its `grid` (one point when empty) is fitted on the
+    training window with `params` plus the point, and scored on the validation window.
+
+    `early_stopping_rounds` (xgboost only): the booster trains on the training window and stops
+    when the `train.select_by` metric on the validation window has not improved for that many
+    rounds, up to `max_trees` (default 500); the model predicts with the best round's trees, and
+    that number of trees is recorded. `name` labels the candidate in runs and reports (default:
+    the estimator's name)."""
+
+    name: Identifier | None = None
+    estimator: EstimatorName
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    early_stopping_rounds: int | None = Field(default=None, ge=1)
+    max_trees: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _early_stopping(self) -> Candidate:
+        if self.early_stopping_rounds is None:
+            if self.max_trees is not None:
+                raise ValueError("max_trees caps early stopping: set early_stopping_rounds too")
+            return self
+        if self.estimator != "xgboost":
+            raise ValueError(f"early_stopping_rounds applies to xgboost candidates only, not {self.estimator}")
+        owned = [k for k in EARLY_STOPPING_OWNED if k in self.params or k in self.grid]
+        if owned:
+            raise ValueError(
+                f"with early stopping the number of trees is chosen on validation: remove {', '.join(owned)} "
+                "from params/grid (the cap is max_trees)"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.estimator
+
+    @property
+    def tree_cap(self) -> int:
+        return self.max_trees or DEFAULT_MAX_TREES
+
+
+class TrainSettings(Model):
+    """`select_by`: the validation metric that picks the winner. `tie_tolerance`: candidates within
+    it of the best are tied, and the simplest of them wins (see spark_ml.ml.selection).
+    `refit: train_and_validation` refits the winner on both windows before the test evaluation."""
+
+    table: TableName
+    label: Identifier
+    keys: tuple[Identifier, ...] = Field(min_length=1)
+    time_column: Identifier
+    numeric: tuple[Identifier, ...] = ()
+    categorical: tuple[Identifier, ...] = ()
+    split: SplitSettings
+    candidates: tuple[Candidate, ...] | None = None
+    estimator: EstimatorName | None = None
+    params: dict[str, Any] | None = None
+    grid: dict[str, list[Any]] | None = None
+    select_by: SelectBy = "auc_roc"
+    tie_tolerance: float = Field(default=1e-4, ge=0.0, le=0.1)
+    refit: Literal["train_and_validation"] | None = None
+    parallelism: int = Field(default=1, ge=1)
+    class_weighting: bool = False
+    seed: int = 42
+    calibration_bins: int = Field(default=10, ge=2, le=100)
+
+    @model_validator(mode="after")
+    def _has_features(self) -> TrainSettings:
+        if not self.numeric and not self.categorical:
+            raise ValueError("train needs at least one numeric or categorical feature")
+        overlap = set(self.numeric) & set(self.categorical)
+        if overlap:
+            raise ValueError(f"columns {sorted(overlap)} are both numeric and categorical")
+        if self.label in self.numeric or self.label in self.categorical:
+            raise ValueError(f"the label {self.label!r} is also listed as a feature")
+        return self
+
+    @model_validator(mode="after")
+    def _one_model_choice(self) -> TrainSettings:
+        if self.candidates is None:
+            return self
+        both = [f"train.{k}" for k in SINGLE_MODEL_KEYS if getattr(self, k) is not None]
+        if both:
+            raise ValueError(
+                f"train.candidates and {' and '.join(both)} are both given: list every estimator under "
+                "train.candidates, or give train.estimator (with params and grid) alone"
+            )
+        return self
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct(cls, candidates: tuple[Candidate, ...] | None) -> tuple[Candidate, ...] | None:
+        if candidates is None:
+            return None
+        if not candidates:
+            raise ValueError("the list is empty: give at least one estimator")
+        labels = [c.label for c in candidates]
+        repeated = sorted({n for n in labels if labels.count(n) > 1})
+        if repeated:
+            raise ValueError(f"several candidates are labelled {', '.join(repeated)}: give them distinct `name`s")
+        return candidates
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+    @property
+    def choices(self) -> tuple[tuple[str, Candidate], ...]:
+        """(config key, candidate) for each candidate, in order; the single-estimator form is one
+        candidate at key 'train' (so its params are named 'train.params.<name>' in errors)."""
+        if self.candidates is not None:
+            return tuple((f"train.candidates.{i}", c) for i, c in enumerate(self.candidates))
+        estimator = self.estimator or "logistic_regression"
+        return (("train", Candidate(estimator=estimator, params=self.params or {}, grid=self.grid or {})),)
+
+    @property
+    def estimators(self) -> tuple[str, ...]:
+        """The estimator of every candidate, in order (repeats kept)."""
+        return tuple(c.estimator for _, c in self.choices)
