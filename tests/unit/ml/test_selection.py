@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from spark_ml.config import TrainSettings, load_settings
 from spark_ml.errors import SparkMLError
-from spark_ml.ml.selection import Scored, choose, select_model
+from spark_ml.ml.selection import Scored, Selection, choose, select_model
 from tests.helpers import CONF
 
 TINY = ["train.numeric=[x]", "train.categorical=[c]", "train.keys=[id]", "train.time_column=d"]
@@ -88,9 +88,15 @@ def test_an_unscored_candidate_never_wins_unless_none_is_scored() -> None:
 # -- on Spark --------------------------------------------------------------------------------------
 
 
-def test_selection_picks_the_better_candidate_and_early_stopping_stops(spark: SparkSession, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def selected(spark: SparkSession) -> tuple[Selection, DataFrame]:
+    """A logistic regression and an early-stopped xgboost on the band data (shared: read only)."""
     train, validation = frames(spark)
-    selection = select_model(train, validation, cfg(f"train.candidates=[{LR}, {XGB}]"))
+    return select_model(train, validation, cfg(f"train.candidates=[{LR}, {XGB}]")), validation
+
+
+def test_selection_picks_the_better_candidate_and_early_stopping_stops(selected: tuple[Selection, DataFrame]) -> None:
+    selection, _ = selected
     lr, xgb = selection.scored
     assert (lr.name, lr.trees, xgb.name, xgb.early_stopping) == ("logistic_regression", None, "xgboost", True)
     assert lr.auc_roc < 0.75
@@ -106,13 +112,25 @@ def test_selection_picks_the_better_candidate_and_early_stopping_stops(spark: Sp
     history = selection.model.stages[-1].training_summary.validation_objective_history
     assert len(history["auc"]) == xgb.trees + 3
     assert selection.params == {"max_depth": 3, "learning_rate": 0.5, "num_workers": 1, "n_estimators": xgb.trees}
-    # the logged model keeps the chosen round: saved and loaded, it predicts the same
+
+
+def test_the_saved_model_predicts_with_the_chosen_round(selected: tuple[Selection, DataFrame], tmp_path: Path) -> None:
+    selection, validation = selected
     selection.model.write().overwrite().save(str(tmp_path / "model"))
     loaded = PipelineModel.load(str(tmp_path / "model"))
-    assert loaded.stages[-1].get_booster().best_iteration + 1 == xgb.trees
+    assert loaded.stages[-1].get_booster().best_iteration + 1 == selection.winner.trees
     before = [r["probability"][1] for r in selection.model.transform(validation).orderBy("id").collect()]
     after = [r["probability"][1] for r in loaded.transform(validation).orderBy("id").collect()]
     assert after == pytest.approx(before, abs=1e-7)
+    # ... which is the best round's: the booster's own prediction with that many trees, not all
+    import numpy as np
+    import xgboost
+
+    features = PipelineModel(selection.model.stages[:-1]).transform(validation).orderBy("id").collect()
+    matrix = xgboost.DMatrix(np.array([r["features"].toArray() for r in features]))
+    booster, trees = loaded.stages[-1].get_booster(), selection.winner.trees
+    assert before == pytest.approx(list(booster.predict(matrix, iteration_range=(0, trees))), abs=1e-6)
+    assert before != pytest.approx(list(booster.predict(matrix, iteration_range=(0, trees + 3))), abs=1e-6)
 
 
 def test_early_stopping_evaluates_on_validation_rows_and_never_trains_on_them(spark: SparkSession) -> None:
