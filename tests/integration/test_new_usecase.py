@@ -22,7 +22,7 @@ from spark_ml.config import load_settings
 from spark_ml.io.delta import Lakehouse
 from tests.helpers import REPO, overrides_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.process]
 
 # What the generated tests need of tests/: the package, the shared fixtures and their helpers.
 TEST_SUPPORT = ("__init__.py", "conftest.py", "helpers.py", "slice.py", "worlds.py", "connect_server.py")
