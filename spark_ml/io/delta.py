@@ -255,6 +255,10 @@ class Lakehouse:
     def _write_once(self, df: DataFrame, name: str, mode: str, where: Column | None) -> TableWrite:
         ref = self.ref(name)
         token = uuid.uuid4().hex
+        if where is not None and self.latest_version(name) is None:
+            # a filtered overwrite needs the table's columns: a first write creates it (and Spark
+            # logs no analysis error for the filter it could not resolve)
+            return self._create(df, name)
         writer = df.writeTo(ref.sql).option("userMetadata", self._metadata(token))
         try:
             if mode == "append":

@@ -26,7 +26,9 @@ def _xgboost() -> Estimator[Any]:
         from xgboost.spark import SparkXGBClassifier
     except ImportError as exc:
         raise ConfigError("an xgboost candidate needs the xgboost package: pip install 'spark-ml[xgboost]'") from exc
-    estimator: Estimator[Any] = SparkXGBClassifier()
+    # verbose=False: no per-round evaluation lines on the console (early stopping still logs its
+    # outcome through the selection)
+    estimator: Estimator[Any] = SparkXGBClassifier(verbose=False)
     return estimator
 
 
