@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from spark_ml.config import Settings
-from spark_ml.errors import ModelRegistryError, first_line
+from spark_ml.errors import ModelRegistryError, first_line, has_condition
 from spark_ml.io.tracking import stores
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 ARTIFACT_PATH = "model"
 MODEL_DATA = "sparkml"
 MODEL_CLASS = "pyspark.ml.pipeline.PipelineModel"
+
+
+# A saved stage whose reader needs the JVM (xgboost.spark's models) cannot load over Spark Connect.
+NEEDS_JVM = frozenset({"JVM_ATTRIBUTE_NOT_SUPPORTED"})
 
 
 def staging_root(settings: Settings) -> Path:
@@ -138,4 +142,14 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
                 f"could not load {uri} ('{alias}', version {version.version}): its files are missing "
                 f"(no {MODEL_DATA}/ folder in {version.source})"
             )
-        yield PipelineModel.load(str(data)), version
+        try:
+            model = PipelineModel.load(str(data))
+        except Exception as exc:
+            if not has_condition(exc, NEEDS_JVM):
+                raise
+            raise ModelRegistryError(
+                f"could not load {uri} ('{alias}', version {version.version}) over Spark Connect: a stage of "
+                f"it needs the JVM ({first_line(exc)}). Promote a model whose estimator runs over Connect "
+                "(logistic_regression, random_forest, gbt; xgboost.spark does not), or use a classic session"
+            ) from exc
+        yield model, version

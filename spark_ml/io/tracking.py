@@ -136,11 +136,19 @@ def log_table_input(df: DataFrame, settings: Settings, table: str, version: int,
 
     ref = settings.table(table)
     digest = hashlib.sha256(f"{ref.location}@{version}".encode()).hexdigest()[:8]
-    if ref.catalog_name is not None:
-        dataset = from_spark(df, table_name=ref.catalog_name, version=str(version), name=table, digest=digest)
-    else:
-        dataset = from_spark(df, path=ref.location, version=str(version), name=table, digest=digest)
-    mlflow.log_input(dataset, context=context)
+    # MLflow's optional dataset profile counts rows through RDDs, which Spark Connect lacks: it then
+    # logs a warning no user can act on and leaves the profile out. Keep that warning off the console.
+    profile_logger = logging.getLogger("mlflow.data.spark_dataset")
+    level = profile_logger.level
+    profile_logger.setLevel(logging.ERROR)
+    try:
+        if ref.catalog_name is not None:
+            dataset = from_spark(df, table_name=ref.catalog_name, version=str(version), name=table, digest=digest)
+        else:
+            dataset = from_spark(df, path=ref.location, version=str(version), name=table, digest=digest)
+        mlflow.log_input(dataset, context=context)
+    finally:
+        profile_logger.setLevel(level)
 
 
 # -- runs by id ------------------------------------------------------------------------------------
