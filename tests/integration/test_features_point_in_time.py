@@ -1,6 +1,6 @@
 """Point-in-time correctness of the feature table on a slice of the real data.
 
-Leakage: the features of day D's flights that depart by a cut-off (20:00 on D) must be the same
+Leakage: the features of day D's flights that depart before a cut-off (20:00 on D) must be the same
 whatever happens at or after the cut-off in every input: later flights removed, or kept with
 scrambled outcomes; day D's own outcomes scrambled; weather after the cut-off removed or scrambled;
 planes that have not flown yet removed or scrambled. And changing any input before the cut-off
@@ -50,14 +50,14 @@ class Inputs:
     def features(
         self, flights: DataFrame | None = None, weather: DataFrame | None = None, planes: DataFrame | None = None
     ) -> DataFrame:
-        """Day D's flights that depart by the cut-off, with every feature and the label."""
+        """Day D's flights that depart before the cut-off, with every feature and the label."""
         built = flight_features(
             self.flights if flights is None else flights,
             self.weather if weather is None else weather,
             self.planes if planes is None else planes,
             self.params,
         )
-        return built.where((F.col("flight_date") == F.lit(DAY)) & (F.col("sched_dep_ts") <= cutoff()))
+        return built.where((F.col("flight_date") == F.lit(DAY)) & (F.col("sched_dep_ts") < cutoff()))
 
 
 def cutoff() -> Column:
@@ -75,9 +75,13 @@ def inputs(spark: SparkSession, slice_run: SliceRun) -> Iterator[Inputs]:
 
 @pytest.fixture(scope="module")
 def known(inputs: Inputs) -> Iterator[DataFrame]:
-    """The features of D's flights that depart by the cut-off, computed from all the data."""
+    """The features of D's flights that depart before the cut-off, computed from all the data."""
     frame = inputs.features().persist()
     assert frame.count() >= 12  # enough flights to show anything (the slice has about 20 a day)
+    # flights in the last hour before the cut-off with weather: a join that reached for weather
+    # observed after departure would meet the scrambled observations from the cut-off on
+    last_hour = F.col("sched_dep_ts") >= cutoff() - F.expr("INTERVAL 1 HOUR")
+    assert frame.where(last_hour & F.col("origin_temp").isNotNull()).count() >= 1
     yield frame
     frame.unpersist()
 
@@ -126,7 +130,7 @@ def _planes_flown_by_day_d(inputs: Inputs) -> Column:
 @pytest.mark.parametrize("how", ["removed", "scrambled"])
 def test_nothing_at_or_after_the_cutoff_reaches_the_features(inputs: Inputs, known: DataFrame, how: str) -> None:
     day = F.col("flight_date")
-    later_flights, later_weather = day > F.lit(DAY), F.col("time_hour") > cutoff()
+    later_flights, later_weather = day > F.lit(DAY), F.col("time_hour") >= cutoff()
     not_flown = ~_planes_flown_by_day_d(inputs)
     if how == "removed":
         flights = _scrambled_outcomes(inputs.flights.where(~later_flights), day == F.lit(DAY))
