@@ -57,7 +57,6 @@ MISSING = frozenset(
         "DELTA_TABLE_ONLY_OPERATION",
     }
 )
-UNRESOLVED = frozenset({"UNRESOLVED_COLUMN"})
 LAST_COMMIT = "spark.databricks.delta.lastCommitVersionInSession"
 FALLBACK_COMMITS = 20
 
@@ -256,8 +255,9 @@ class Lakehouse:
         ref = self.ref(name)
         token = uuid.uuid4().hex
         if where is not None and self.latest_version(name) is None:
-            # a filtered overwrite needs the table's columns: a first write creates it (and Spark
-            # logs no analysis error for the filter it could not resolve)
+            # a filtered overwrite resolves its filter against the table's columns: on a path that
+            # holds no table yet it fails as an unresolved column, not as a missing table
+            # (and pyspark logs that error on the console), so a first write creates it
             return self._create(df, name)
         writer = df.writeTo(ref.sql).option("userMetadata", self._metadata(token))
         try:
@@ -266,12 +266,7 @@ class Lakehouse:
             else:
                 writer.overwrite(where if where is not None else _all_rows())
         except Exception as exc:
-            # A filtered overwrite of a path that holds no table fails to resolve the filter's
-            # columns against the empty relation instead of naming the missing path.
-            missing = is_missing_table(exc) or (
-                has_condition(exc, UNRESOLVED) and where is not None and self.latest_version(name) is None
-            )
-            if not missing:
+            if not is_missing_table(exc):
                 raise
             return self._create(df, name)
         return self._committed(name, token)

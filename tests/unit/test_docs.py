@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
 HEREDOC = re.compile(r"<<-?'?(\w+)'?")
-# What `spark-ml new usecase churn` writes (tests/unit/test_scaffold.py checks the list).
+# What `spark-ml new usecase churn` writes (spark_ml/scaffold/usecase.py).
 SCAFFOLDED = {"conf_churn", "tests/unit/features/test_churn.py", "notebooks/churn.ipynb", "spark_ml/features/churn.py"}
 SHELL = {"export", "source", ".", "git", "rm", "cd"}
 # The command (its first words) -> the test file that runs it, and a string that file must contain.
