@@ -6,15 +6,17 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,notebook
 
-.PHONY: help install run doctor test test-fast lint typecheck unit test-connect test-runtimes wheel bench bench-peers test-compat clean
+.PHONY: help install run doctor test test-fast test-system lint typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-peers test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
-	@echo "make test         ruff, mypy, import contracts, notebook check, then every test (and the Connect pass)"
+	@echo "make test         ruff, mypy, import contracts, notebook check, unit + integration tests, the Connect pass"
+	@echo "make test-fast    ruff, import contracts and the unit tests (the edit-test loop)"
+	@echo "make test-system  the tests that start other processes (wheel venv, spark-submit, cluster, kernels)"
+	@echo "make dev-start    a warm Spark Connect server: pytest --spark-connect FILE answers in seconds"
 	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"
 	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run);"
 	@echo "                  peers (dbl-tempo, databricks-labs-dqx) run from .venv-peers, made when missing"
-	@echo "make test-fast    every test not marked slow (the edit-test loop)"
 	@echo "make test-runtimes  the built wheel on every runtime the bundle targets (DBR 16.4 / 17.3 LTS ML, newest, serverless)"
 	@echo "make test-compat  the unit tests on pyspark 3.5 with delta-spark 3.3"
 
@@ -44,23 +46,35 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest -q -m unit
 
+# The Connect pass: every unit test that uses Spark, over Spark Connect (the dev server when one is
+# up), except those marked jvm_only with their reason.
 test-connect: install
-	$(BIN)/pytest -q -m connect --spark-connect tests/unit
+	$(BIN)/pytest -q -p no:randomly -m "unit and spark and not jvm_only" --spark-connect
 
-# Two pytest processes side by side: the in-process tests, and those that start other processes
-# (wheel venv, spark-submit, a cluster, a kernel). Both run in random order (the seed is printed).
+# The README's test command: lint, types, import contracts, notebook check, the unit and
+# integration tiers in one process (random order, the seed is printed), then the Connect pass.
 test: lint typecheck
-	@mkdir -p .make
-	@$(BIN)/pytest -q -m process --durations=10 > .make/process-tests.log 2>&1 & pid=$$!; \
-	$(BIN)/pytest -q -m "not process" --durations=15; main=$$?; \
-	wait $$pid; processes=$$?; echo "== tests that start other processes"; cat .make/process-tests.log; \
-	test $$main -eq 0 -a $$processes -eq 0
-	$(BIN)/pytest -q -p no:randomly -m connect --spark-connect tests/unit
+	$(BIN)/pytest -q -m "unit or integration" --durations=15
+	$(MAKE) --no-print-directory test-connect VENV=$(VENV)
 
+# The tests that start other processes: wheel venv, spark-submit, cluster, kernels, CLI probes.
+test-system: install
+	$(BIN)/pytest -q -m system --durations=10
+
+# The edit-test loop: ruff, import contracts and the unit tier.
 test-fast: install
-	$(BIN)/pytest -q -m "not slow and not process"
+	$(BIN)/ruff check spark_ml tests jobs benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -m unit
+
+# A warm local Spark Connect server for the loop: pytest --spark-connect uses it when it is up.
+dev-start: install
+	$(BIN)/spark-ml dev start
+
+dev-stop: install
+	$(BIN)/spark-ml dev stop
 
 test-runtimes: install
 	$(BIN)/pytest -q -s -p no:randomly --runtime-matrix tests/matrix

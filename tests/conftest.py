@@ -1,13 +1,16 @@
-"""Shared fixtures: ONE Spark session for the whole run, tmp lakehouses, built worlds copied.
+"""Shared fixtures: ONE Spark session for the whole run, the data world built once, copied to change.
 
-`pytest --spark-connect` runs the same tests against a local Spark Connect server instead of a
-classic session (make test runs the tests marked `connect` that way too).
+Tiers (tests/tiers.py): every test is `unit`, `integration` (it reads the data world) or `system`
+(it starts other processes, marked by hand); a test that starts a process without `system` fails.
+`make test-fast` runs `unit`, `make test` runs `unit` and `integration` and then the unit tests over
+Spark Connect, `make test-system` runs `system`.
 
-Markers mean what they say: `spark` is added to every test that uses the session (directly or
-through a fixture) and a test marked `spark` that does not use it is an error; `process` marks the
-tests that start other processes (tests/runtime, the concurrent writers), which `make test` runs in
-a second pytest process beside the others; `slow` tests (over 20 s) are listed at the end of the run
-when one is unmarked.
+`pytest --spark-connect` runs the Spark tests against Spark Connect: the dev server when one is up
+(`spark-ml dev start`), else a local server started for the run. Unit tests that cannot run there
+carry `jvm_only(reason)`.
+
+`spark` is added to every test that uses the session (directly or through a fixture); a test
+marked `spark` that does not use it is an error.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from pathlib import Path
 import pytest
 
 from spark_ml.config import Settings, load_settings
-from tests import connect_server
-from tests.helpers import CONF, overrides_for
+from tests import tiers
+from tests.helpers import CONF, REPO, overrides_for
 from tests.slice import SliceRun, run_slice
 from tests.worlds import copy_lakehouse
 
 SLOW_SECONDS = 20.0
+
+pytest_plugins = ["tests.tiers", "pytester"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,9 +57,6 @@ _marked_slow: dict[str, bool] = {}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wrongly_marked = []
     for item in items:
-        path = Path(str(item.fspath))
-        if "runtime" in path.parts or path.name == "test_concurrency.py":
-            item.add_marker(pytest.mark.process)  # they run other processes: make test runs them side by side
         _marked_slow[item.nodeid] = item.get_closest_marker("slow") is not None
         uses = "spark" in getattr(item, "fixturenames", ())
         if uses and item.get_closest_marker("spark") is None:
@@ -71,6 +73,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if _dev_server_used:
+        terminalreporter.write_line(f"Spark tests ran on the dev server at {_dev_server_used[0]}")
     seed = getattr(config.option, "randomly_seed", None)
     if config.pluginmanager.hasplugin("randomly") and getattr(config.option, "randomly_reorganize", False):
         terminalreporter.write_line(f"tests ran in random order: --randomly-seed={seed} reruns this order")
@@ -114,30 +118,59 @@ def settings(lakehouse_root: Path) -> Settings:
     return load_settings("local", CONF, overrides_for(lakehouse_root))
 
 
+def _dev_server_url() -> str | None:
+    """The URL of the dev server (`spark-ml dev start` at this checkout, or the one whose folder
+    SPARK_ML_DEV_DIR names), when one is up."""
+    import os
+
+    from spark_ml.cli.dev import DevServer
+
+    folder = os.environ.get("SPARK_ML_DEV_DIR")
+    if folder is None:
+        root = Path(load_settings("local", CONF).lakehouse.root)
+        folder = str((root if root.is_absolute() else REPO / root) / "dev")
+    found = DevServer(Path(folder)).running()
+    return None if found is None else found.url
+
+
+_dev_server_used: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Iterator[object]:
-    """The one Spark session of the run: local[2] with Delta, or a Spark Connect client."""
+    """The one Spark session of the run: local[2] with Delta, or a Spark Connect client of the dev
+    server (when it is up) or of a server started for this run."""
     from spark_ml.session import get_spark
 
     if not connect_mode:
-        session = get_spark(settings)
+        with tiers.allowed():
+            session = get_spark(settings)
         yield session
         session.stop()
         return
     import pyspark
 
+    from spark_ml.cli.dev import start_server
     from spark_ml.session import delta_package
 
-    server = connect_server.start(Path(pyspark.__file__).parent, delta_package(), lakehouse_root, sys.executable)
+    url = _dev_server_url()
+    server = None
+    if url is not None:
+        _dev_server_used.append(url)
+    else:
+        with tiers.allowed():
+            server = start_server(Path(pyspark.__file__).parent, delta_package(), lakehouse_root, sys.executable)
+        url = server.url
     try:
         remote = settings.model_copy(
-            update={"spark": settings.spark.model_copy(update={"mode": "connect", "remote": server.url})}
+            update={"spark": settings.spark.model_copy(update={"mode": "connect", "remote": url})}
         )
         session = get_spark(remote)
         yield session
         session.stop()  # before the server stops: a closed client sends nothing more at exit
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 @pytest.fixture

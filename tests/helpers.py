@@ -45,3 +45,13 @@ def shared_dir() -> Path:
         if candidate and (Path(candidate) / "databricks").is_dir():
             return Path(candidate)
     return REPO.parent / "shared"
+
+
+def declared_console_scripts() -> dict[str, str]:
+    """setup.cfg's console scripts: name -> `module:function`."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg")
+    lines = [line.strip() for line in parser["options.entry_points"]["console_scripts"].splitlines() if line.strip()]
+    return {name.strip(): target.strip() for name, _, target in (line.partition("=") for line in lines)}

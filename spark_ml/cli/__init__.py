@@ -30,6 +30,7 @@ from spark_ml.cli.runner import (
     setup,
     task_main,
 )
+from spark_ml.errors import ConfigError
 from spark_ml.notebook import cli as notebook_cli
 from spark_ml.tasks import TASKS
 from spark_ml.versions import __version__
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     usecase.add_argument("name", help="a lowercase identifier, e.g. churn")
     usecase.add_argument("--into", default=".", help="the project checkout to write into (default: here)")
+    dev = sub.add_parser(
+        "dev", parents=[common], help="a warm local Spark Connect server for the edit-test loop: start, status, stop"
+    )
+    dev.add_argument("dev_command", choices=["start", "status", "stop"], metavar="start|status|stop")
+    dev.add_argument("--port", type=int, default=None, help="the server's port on 127.0.0.1 (default 15002)")
     return parser
 
 
@@ -78,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reproduce": lambda: _reproduce(args),
         "notebook": lambda: notebook_cli.run(args, settings_from(args)),
         "new": lambda: _new(args),
+        "dev": lambda: _dev(args),
     }
     return guarded(command, handlers[command])
 
@@ -115,6 +122,18 @@ def _new(args: argparse.Namespace) -> int:
     print("next, at the checkout's root:")
     print("\n".join(next_steps(args.name)))
     return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from spark_ml.cli import dev
+
+    settings = settings_from(args)
+    port = dev.DEFAULT_PORT if args.port is None else args.port
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    return dev.run(args.dev_command, Path(settings.lakehouse.root) / "dev", port)
 
 
 def _spark_submit_args() -> int:

@@ -16,8 +16,6 @@ from spark_ml.tasks import train
 from spark_ml.tasks.base import TaskResult
 from tests.helpers import CONF, overrides_for
 
-pytestmark = [pytest.mark.integration]
-
 CANDIDATES = (
     "train.candidates=["
     "{estimator: logistic_regression, params: {maxIter: 20}}, "

@@ -19,7 +19,7 @@ from spark_ml.io.delta import Lakehouse
 from tests.helpers import CONF, REPO, overrides_for
 from tests.integration.concurrent_writer import DECLARE, TABLE
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 ROWS = 100_000  # enough that both writes are in flight together; the barrier makes them start together
 # phase 0: different months; phase 1: the same month with 5 retries; phase 2: the same month, no retry
 PHASES = {"a": "2:5,1:5,1:0", "b": "3:5,1:5,1:0"}

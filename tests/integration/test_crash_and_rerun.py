@@ -29,8 +29,6 @@ from tests.helpers import checksum
 from tests.slice import SliceRun, slice_settings
 from tests.worlds import copy_lakehouse
 
-pytestmark = [pytest.mark.integration]
-
 ROWS = 150
 KEY = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
 DECEMBER = "flights/2013-12.csv"

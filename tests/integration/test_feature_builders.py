@@ -23,8 +23,6 @@ from spark_ml.tasks import features
 from spark_ml.transforms.rolling import with_mean_before
 from tests.helpers import overrides_for
 
-pytestmark = [pytest.mark.integration]
-
 CONF = """
 tables:
   silver.visits: {}

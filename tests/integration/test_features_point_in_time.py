@@ -29,8 +29,6 @@ from spark_ml.tasks import features
 from tests.helpers import checksum
 from tests.slice import SliceRun, slice_settings
 
-pytestmark = [pytest.mark.integration]
-
 DAY = dt.date(2013, 6, 12)  # a Wednesday
 ZONE = "America/New_York"
 CUTOFF_LOCAL = "2013-06-12 20:00:00"

@@ -22,10 +22,10 @@ from spark_ml.config import load_settings
 from spark_ml.io.delta import Lakehouse
 from tests.helpers import REPO, overrides_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.process]
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 # What the generated tests need of tests/: the package, the shared fixtures and their helpers.
-TEST_SUPPORT = ("__init__.py", "conftest.py", "helpers.py", "slice.py", "worlds.py", "connect_server.py")
+TEST_SUPPORT = ("__init__.py", "conftest.py", "helpers.py", "slice.py", "worlds.py", "tiers.py")
 
 
 def copy_project(target: Path) -> Path:

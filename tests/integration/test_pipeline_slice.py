@@ -13,8 +13,6 @@ from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import ingest
 from tests.slice import ROWS_PER_MONTH, SliceRun
 
-pytestmark = [pytest.mark.integration]
-
 
 def lake(spark: SparkSession, run: SliceRun) -> Lakehouse:
     return Lakehouse(spark, run.settings)

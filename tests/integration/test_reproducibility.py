@@ -32,8 +32,6 @@ from spark_ml.tasks.base import TaskResult
 from tests.helpers import REPO, checksum, overrides_for
 from tests.slice import SliceRun
 
-pytestmark = [pytest.mark.integration]
-
 TASKS = (("ingest", ingest), ("silver", silver), ("features", features), ("train", train), ("promote", promote))
 
 

@@ -20,7 +20,6 @@ from spark_ml.tasks import promote, score, train
 from spark_ml.tasks.base import TaskContext
 from tests.slice import SliceRun, slice_settings
 
-pytestmark = [pytest.mark.integration]
 SENTINEL = "sentinel-S3CR3T-7f2c9e"
 
 

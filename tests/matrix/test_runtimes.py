@@ -29,7 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests import connect_server, serverless_job
+from spark_ml.cli import dev
+from tests import serverless_job
 from tests.helpers import REPO
 from tests.matrix.fingerprint import differences
 from tests.matrix.runtimes import REFERENCE, RUNTIMES, Runtime
@@ -212,7 +213,7 @@ def connect_checks(venv: Venv, workdir: Path, remote: list[str]) -> list[str]:
 
 
 @contextmanager
-def _connect_server(venv: Venv, workdir: Path) -> Iterator[connect_server.ConnectServer]:
+def _connect_server(venv: Venv, workdir: Path) -> Iterator[dev.Server]:
     """A Spark Connect server of the runtime's own pyspark, with the Delta jars it resolves."""
     spark_home = venv.run(
         workdir, venv.bin / "python", "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
@@ -222,9 +223,7 @@ def _connect_server(venv: Venv, workdir: Path) -> Iterator[connect_server.Connec
     _check(submit_args, "spark-ml spark-submit-args")
     arguments = submit_args.stdout.split()
     package = arguments[arguments.index("--packages") + 1]
-    server = connect_server.start(
-        Path(spark_home.stdout.strip()), package, workdir / "server", str(venv.bin / "python")
-    )
+    server = dev.start_server(Path(spark_home.stdout.strip()), package, workdir / "server", str(venv.bin / "python"))
     try:
         yield server
     finally:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import configparser
 import copy
 import itertools
 import json
@@ -35,7 +34,7 @@ from spark_ml.cli.runner import OneLineParser, add_task_arguments, common_parser
 from spark_ml.config import Settings
 from spark_ml.errors import ConfigError
 from spark_ml.tasks import TASKS
-from tests.helpers import REPO, shared_dir
+from tests.helpers import REPO, declared_console_scripts, shared_dir
 
 pytestmark = pytest.mark.runtime
 
@@ -368,38 +367,17 @@ def test_the_serverless_variant_uses_an_environment_and_no_cluster() -> None:
 
 
 @pytest.fixture(scope="module")
-def console_scripts(wheel: Path) -> dict[str, str]:
-    with zipfile.ZipFile(wheel) as zf:
-        name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.optionxform = str  # type: ignore[method-assign]  # keep the scripts' case
-        parser.read_string(zf.read(name).decode())
-    return dict(parser["console_scripts"])
-
-
-def _missing_entry_points(jobs: dict[str, dict[str, Any]], scripts: dict[str, str]) -> list[str]:
-    return [
-        f"{job_key}.{task['task_key']}: {task['python_wheel_task']['entry_point']}"
-        for job_key, job in jobs.items()
-        for task in job["tasks"]
-        if task["python_wheel_task"]["entry_point"] not in scripts
-    ]
-
-
-def test_every_entry_point_exists_in_the_built_wheel(console_scripts: dict[str, str]) -> None:
-    assert _missing_entry_points(JOBS, console_scripts) == []
-
-
-def test_the_entry_point_check_catches_a_typo(console_scripts: dict[str, str]) -> None:
-    jobs = copy.deepcopy(JOBS)
-    jobs["flight_delay_pipeline"]["tasks"][3]["python_wheel_task"]["entry_point"] = "spark-ml-trian"
-    assert _missing_entry_points(jobs, console_scripts) == ["flight_delay_pipeline.train: spark-ml-trian"]
+def console_scripts() -> dict[str, str]:
+    """setup.cfg's console scripts (the built wheel declares the same: tests/runtime/test_wheel_metadata.py;
+    each bundle task's entry point is a registered task's: tests/unit/test_task_registry.py)."""
+    return declared_console_scripts()
 
 
 def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+@pytest.mark.system
 def test_package_name_is_the_wheels_distribution_and_package(wheel: Path) -> None:
     """The entry point is looked up in the metadata of `package_name`; when absent, Databricks calls
     `<package_name>.<entry_point>()`, so the name must be both the distribution and an importable package."""

@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.connect_server import free_port
+from spark_ml.cli.dev import free_port
 from tests.helpers import REPO, checksum
 from tests.runtime.conftest import Installed
 from tests.slice import SLICE, SliceRun
 from tests.worlds import copy_lakehouse
 
-pytestmark = [pytest.mark.runtime, pytest.mark.slow]
+pytestmark = [pytest.mark.runtime, pytest.mark.system, pytest.mark.slow]
 
 # The logistic regression of the slice, fitted on equal data in local mode and on the cluster: its
 # L-BFGS gradient is a sum over the same partitions, added in task order; 1e-9 bounds that order's

@@ -13,7 +13,7 @@ from spark_ml.notebook.runner import run_notebook
 from tests.helpers import REPO
 from tests.slice import SliceRun
 
-pytestmark = [pytest.mark.runtime]
+pytestmark = [pytest.mark.runtime, pytest.mark.system]
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 

@@ -21,7 +21,7 @@ from spark_ml.tasks import ingest
 from tests.helpers import REPO, checksum
 from tests.slice import slice_settings
 
-pytestmark = [pytest.mark.runtime, pytest.mark.slow]
+pytestmark = [pytest.mark.runtime, pytest.mark.system, pytest.mark.slow]
 LATER = ["2013-02.csv", "2013-03.csv", "2013-04.csv"]
 
 

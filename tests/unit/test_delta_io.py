@@ -11,8 +11,6 @@ from spark_ml.config import Settings
 from spark_ml.errors import SparkMLError, TableNotFoundError
 from spark_ml.io.delta import Lakehouse, is_conflict
 
-pytestmark = [pytest.mark.connect]
-
 SCHEMA = "year INT, month INT, carrier STRING, n BIGINT"
 
 

@@ -4,13 +4,15 @@ against the code here, and is run by the test named for it in EXERCISED.
 Checked here (no Spark): a `make` target exists in the Makefile; a `spark-ml` command line parses
 with today's parser, and its `--env`/`--set` load as configuration; a script, notebook or path it
 names exists (or is one the scaffold writes); a heredoc of Python compiles and imports what exists.
-Run elsewhere: EXERCISED maps each command to the test file that executes it, and that file must
-contain the command's words (a renamed or deleted test fails here).
+Run elsewhere: EXERCISED maps each command to the test (its node id) that executes it, and that
+test or a fixture it requests must contain the command's words (a renamed or deleted test fails
+here); RUN_BY_SCRIPT names the script that runs the commands that run the tests themselves.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import re
 import shlex
@@ -29,30 +31,77 @@ HEREDOC = re.compile(r"<<-?'?(\w+)'?")
 # What `spark-ml new usecase churn` writes (spark_ml/scaffold/usecase.py).
 SCAFFOLDED = {"conf_churn", "tests/unit/features/test_churn.py", "notebooks/churn.ipynb", "spark_ml/features/churn.py"}
 SHELL = {"export", "source", ".", "git", "rm", "cd"}
-# The command (its first words) -> the test file that runs it, and a string that file must contain.
+# The command (its first words) -> the test that runs it (a node id: file::function) and a string
+# that the test, or a fixture it requests, must contain. A renamed or deleted test fails here.
 EXERCISED: dict[str, tuple[str, str]] = {
-    "make run": ("tests/integration/test_pipeline_slice.py", '"pipeline"'),
-    "make test": (".ci/run", "make test"),
-    "make wheel": ("tests/runtime/conftest.py", "build"),
-    "spark-ml pipeline": ("tests/integration/test_pipeline_slice.py", '"pipeline"'),
-    "spark-ml features": ("tests/integration/test_crash_and_rerun.py", "features"),
-    "spark-ml land-demo-data": ("tests/matrix/test_runtimes.py", '"land-demo-data"'),
-    "spark-ml config show": ("tests/unit/test_cli.py", '"show"'),
-    "spark-ml doctor": ("tests/integration/test_doctor.py", "doctor"),
-    "spark-ml new usecase": ("tests/integration/test_new_usecase.py", '"usecase"'),
-    "spark-ml notebook check": ("tests/unit/notebook/test_cli.py", '"check"'),
-    "spark-ml notebook run": ("tests/unit/notebook/test_runner.py", '"notebook", "run"'),
-    "spark-ml spark-submit-args": ("tests/runtime/test_installed_wheel.py", "spark-submit-args"),
-    "spark-submit": ("tests/runtime/test_installed_wheel.py", "spark-submit"),
-    "spark-submit --class": ("tests/connect_server.py", "SparkConnectServer"),
-    "spark-class": ("tests/runtime/test_installed_wheel.py", "deploy.worker.Worker"),
-    "pytest": ("tests/integration/test_new_usecase.py", "pytest"),
-    "python -m venv": ("tests/runtime/conftest.py", "venv"),
-    "pip install": ("tests/runtime/conftest.py", "install"),
-    "python -": ("tests/integration/test_new_usecase.py", "Lakehouse(spark, settings)"),
-    "python -c": ("tests/matrix/test_runtimes.py", "pyspark.__file__"),
+    "make run": ("tests/matrix/test_runtimes.py::test_the_pipeline_on_each_runtime_matches_the_reference", "pipeline"),
+    "make wheel": ("tests/runtime/test_wheel_metadata.py::test_wheel_is_pure_python_with_the_single_version", "build"),
+    "spark-ml pipeline": (
+        "tests/integration/test_ml_lifecycle.py::test_a_second_use_case_runs_from_configuration_alone",
+        "pipeline.run",
+    ),
+    "spark-ml features": (
+        "tests/integration/test_crash_and_rerun.py::test_features_crash_keeps_the_feature_table",
+        "features.run",
+    ),
+    "spark-ml land-demo-data": (
+        "tests/matrix/test_runtimes.py::test_the_pipeline_on_each_runtime_matches_the_reference",
+        '"land-demo-data"',
+    ),
+    "spark-ml config show": ("tests/unit/test_cli.py::test_config_show_prints_resolved_config", '"show"'),
+    "spark-ml doctor": ("tests/integration/test_doctor.py::test_every_doctor_check_is_ok", "run_checks"),
+    "spark-ml new usecase": (
+        "tests/integration/test_new_usecase.py::test_a_scaffolded_use_case_passes_its_tests_and_runs_its_pipeline",
+        '"usecase"',
+    ),
+    "spark-ml notebook check": (
+        "tests/unit/notebook/test_cli.py::test_acceptance_out_of_order_notebook_with_a_global_reading_function",
+        '"check"',
+    ),
+    "spark-ml notebook run": (
+        "tests/unit/notebook/test_runner.py::test_run_passes_and_outputs_match_after_normalizing",
+        '"notebook", "run"',
+    ),
+    "spark-ml spark-submit-args": (
+        "tests/runtime/test_installed_wheel.py::test_spark_submit_runs_a_job",
+        "spark-submit-args",
+    ),
+    "spark-ml dev": ("tests/runtime/test_dev_server.py::test_start_status_stop_leave_no_jvm", '"dev"'),
+    "spark-submit": ("tests/runtime/test_installed_wheel.py::test_spark_submit_runs_a_job", "spark-submit"),
+    "spark-submit --class": ("tests/runtime/test_dev_server.py::test_start_status_stop_leave_no_jvm", "start"),
+    "spark-class": (
+        "tests/runtime/test_installed_wheel.py::test_a_standalone_cluster_runs_the_jobs_and_matches_local_mode",
+        "Worker",
+    ),
+    "pytest": (
+        "tests/integration/test_new_usecase.py::test_a_scaffolded_use_case_passes_its_tests_and_runs_its_pipeline",
+        "pytest",
+    ),
+    "pytest --spark-connect": (
+        "tests/runtime/test_dev_server.py::test_pytest_uses_the_running_dev_server",
+        "--spark-connect",
+    ),
+    "python -m venv": ("tests/runtime/test_installed_wheel.py::test_console_scripts_run_from_the_wheel_alone", "venv"),
+    "pip install": ("tests/runtime/test_installed_wheel.py::test_console_scripts_run_from_the_wheel_alone", "install"),
+    "python -": (
+        "tests/integration/test_new_usecase.py::test_a_scaffolded_use_case_passes_its_tests_and_runs_its_pipeline",
+        "Lakehouse(spark, settings)",
+    ),
+    "python -c": (
+        "tests/matrix/test_runtimes.py::test_the_pipeline_on_each_runtime_matches_the_reference",
+        "pyspark.__file__",
+    ),
     # No workspace is reachable from a test: the bundle these commands deploy is validated offline.
-    "databricks": ("tests/runtime/test_bundle.py", "databricks"),
+    "databricks": ("tests/runtime/test_bundle.py::test_the_merged_bundle_is_schema_valid", "validator"),
+}
+# Commands that no test can run (they run the tests): the script that runs them, and its line.
+RUN_BY_SCRIPT: dict[str, tuple[str, str]] = {
+    "make test": (".ci/run", "make test VENV"),
+    "make test-system": (".ci/run", "make test-system"),
+    "make test-compat": (".ci/run", "make test-compat"),
+    "make test-runtimes": (".ci/run", "make test-runtimes"),
+    "make test-fast": ("benchmarks/run.py", "test-fast"),
+    "make bench": (".ci/bench", "make bench"),
 }
 
 
@@ -142,9 +191,40 @@ COMMANDS = commands()
 
 def _exerciser(command: Command) -> str:
     text = " ".join([command.program, *command.words[1:]])
-    matches = [key for key in EXERCISED if text == key or text.startswith(key + " ")]
+    keys = [*EXERCISED, *RUN_BY_SCRIPT]
+    matches = [key for key in keys if text == key or text.startswith(key + " ")]
     assert matches, f"{command}: no test runs this command: add it to EXERCISED in {__file__}"
     return max(matches, key=len)
+
+
+def _functions(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text())
+    return {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def _sources(node_id: str) -> list[str]:
+    """The source of the test `node_id` names and of the fixtures it requests (through conftest.py
+    files up to tests/, two levels deep); an AssertionError when the file or the test is missing."""
+    path_text, _, name = node_id.partition("::")
+    path = ROOT / path_text
+    assert path.is_file(), f"{node_id}: no such test file"
+    found = _functions(path)
+    assert name.startswith("test_"), f"{node_id}: not a test"
+    assert name in found, f"{node_id}: no such test"
+    scopes = [path, *[d / "conftest.py" for d in path.parents if d.is_relative_to(ROOT / "tests")]]
+    known: dict[str, tuple[Path, ast.FunctionDef]] = {}
+    for scope in reversed(scopes):
+        if scope.is_file():
+            known.update({n: (scope, f) for n, f in _functions(scope).items()})
+    out, todo, seen = [], [(path, found[name], 0)], set()
+    while todo:
+        where, function, depth = todo.pop()
+        out.append(ast.get_source_segment(where.read_text(), function) or "")
+        for arg in function.args.args:
+            if depth < 2 and arg.arg in known and arg.arg not in seen:
+                seen.add(arg.arg)
+                todo.append((*known[arg.arg], depth + 1))
+    return out
 
 
 def test_the_docs_have_commands_to_check() -> None:
@@ -154,8 +234,24 @@ def test_the_docs_have_commands_to_check() -> None:
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c.program not in SHELL], ids=str)
 def test_each_command_is_run_by_a_test(command: Command) -> None:
-    path, needle = EXERCISED[_exerciser(command)]
-    assert needle in (ROOT / path).read_text(), f"{command}: {path} no longer contains {needle!r}"
+    key = _exerciser(command)
+    if key in RUN_BY_SCRIPT:
+        script, line = RUN_BY_SCRIPT[key]
+        assert line in (ROOT / script).read_text(), f"{command}: {script} no longer runs {line!r}"
+        return
+    node_id, needle = EXERCISED[key]
+    assert any(needle in source for source in _sources(node_id)), f"{command}: {node_id} does not contain {needle!r}"
+
+
+def test_a_missing_test_or_a_missing_needle_is_caught() -> None:
+    with pytest.raises(AssertionError, match="no such test"):
+        _sources("tests/unit/test_docs.py::test_that_was_renamed")
+    with pytest.raises(AssertionError, match="no such test file"):
+        _sources("tests/unit/test_gone.py::test_x")
+    assert any(
+        "_sources(" in source
+        for source in _sources("tests/unit/test_docs.py::test_a_missing_test_or_a_missing_needle_is_caught")
+    )
 
 
 def _targets() -> set[str]:

@@ -3,7 +3,6 @@ pipeline's steps and the Databricks bundle's entry points all agree with it. No 
 
 from __future__ import annotations
 
-import configparser
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,7 @@ from spark_ml import cli
 from spark_ml.config import load_settings
 from spark_ml.errors import ConfigError
 from spark_ml.tasks import PIPELINE_STEPS, REGISTRY, TASKS, check_steps, get_task
-from tests.helpers import CONF, REPO
-
-
-def _console_scripts() -> dict[str, str]:
-    parser = configparser.ConfigParser()
-    parser.read(REPO / "setup.cfg")
-    lines = [line.strip() for line in parser["options.entry_points"]["console_scripts"].splitlines() if line.strip()]
-    return {name.strip(): target.strip() for name, _, target in (line.partition("=") for line in lines)}
+from tests.helpers import CONF, REPO, declared_console_scripts
 
 
 def _bundle_wheel_tasks() -> list[tuple[str, dict[str, Any]]]:
@@ -33,9 +25,9 @@ def _bundle_wheel_tasks() -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_task_has_exactly_one_console_script_in_setup_cfg() -> None:
-    scripts = {name: target for name, target in _console_scripts().items() if name != "spark-ml"}
+    scripts = {name: target for name, target in declared_console_scripts().items() if name != "spark-ml"}
     assert scripts == {task.console_script: f"spark_ml.cli:{task.entry_function}" for task in REGISTRY}
-    assert _console_scripts()["spark-ml"] == "spark_ml.cli:entrypoint"
+    assert declared_console_scripts()["spark-ml"] == "spark_ml.cli:entrypoint"
 
 
 def test_every_console_script_target_resolves_to_its_task() -> None:
@@ -85,7 +77,7 @@ def test_an_unknown_pipeline_step_names_the_file_and_the_known_steps() -> None:
 def test_the_bundles_entry_points_are_registered_tasks(job_key: str, task: dict[str, Any]) -> None:
     wheel_task = task["python_wheel_task"]
     assert wheel_task["package_name"] == "spark_ml"
-    assert wheel_task["entry_point"] in _console_scripts(), f"{job_key}.{task['task_key']}"
+    assert wheel_task["entry_point"] in declared_console_scripts(), f"{job_key}.{task['task_key']}"
     assert wheel_task["entry_point"] == get_task(task["task_key"]).console_script
 
 

@@ -18,7 +18,6 @@ def metrics(auc_roc: float, auc_pr: float = 0.3) -> Metrics:
     return Metrics(100, 0.2, auc_roc, auc_pr, 0.5, 0.2, 0.5, 0.5, 0.5, 0.5)
 
 
-@pytest.mark.connect
 def test_metrics_match_hand_computed_values(spark: SparkSession) -> None:
     # y = 1, 0, 1, 0 with p = 0.8, 0.3, 0.6, 0.7: AUC-ROC = 3 of 4 pairs ordered = 0.75
     scored = spark.createDataFrame([(1, 0.8), (0, 0.3), (1, 0.6), (0, 0.7)], "y INT, p DOUBLE")
@@ -34,7 +33,6 @@ def test_metrics_match_hand_computed_values(spark: SparkSession) -> None:
     assert m.f1 == pytest.approx(0.8)
 
 
-@pytest.mark.connect
 def test_a_constant_score_is_the_chance_baseline(spark: SparkSession) -> None:
     scored = spark.createDataFrame([(1, 0.25), (0, 0.25), (0, 0.25), (0, 0.25)], "y INT, p DOUBLE")
     m = evaluate(scored, "y", "p")
@@ -43,7 +41,6 @@ def test_a_constant_score_is_the_chance_baseline(spark: SparkSession) -> None:
     assert m.precision == pytest.approx(0.25)
 
 
-@pytest.mark.connect
 @pytest.mark.parametrize(
     ("labels", "score", "threshold"),
     [
@@ -76,7 +73,6 @@ def test_the_baseline_from_counts_rejects_impossible_counts() -> None:
         constant_score_metrics(3, 1, 0.5, calibration_bins=1)
 
 
-@pytest.mark.connect
 def test_evaluating_an_empty_set_is_an_error(spark: SparkSession) -> None:
     with pytest.raises(SparkMLError, match=r"cannot evaluate an empty data set"):
         evaluate(spark.createDataFrame([], "y INT, p DOUBLE"), "y", "p")

@@ -61,7 +61,6 @@ def test_grid_params_are_checked_too(spark: SparkSession) -> None:
     assert len(param_grid(estimator, {"regParam": [0.0, 0.1], "maxIter": [5, 10]})) == 4
 
 
-@pytest.mark.connect
 def test_grid_search_picks_by_validation_auc_and_scores_anything(spark: SparkSession) -> None:
     frame = data(spark).persist()
     cfg = train_cfg("train.grid={regParam: [0.0, 10.0]}", "train.parallelism=2")
@@ -83,7 +82,6 @@ def test_grid_search_picks_by_validation_auc_and_scores_anything(spark: SparkSes
     frame.unpersist()
 
 
-@pytest.mark.connect
 def test_missing_feature_columns_at_scoring_are_named(spark: SparkSession) -> None:
     frame = data(spark)
     cfg = train_cfg()

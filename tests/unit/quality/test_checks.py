@@ -16,9 +16,6 @@ def checks_from(yaml_list: str):  # type: ignore[no-untyped-def]
     return settings.quality["silver.flights"]
 
 
-pytestmark = [pytest.mark.connect]
-
-
 @pytest.fixture
 def flights(spark: SparkSession):  # type: ignore[no-untyped-def]
     return spark.createDataFrame(

@@ -17,8 +17,6 @@ from spark_ml.quality.checks import evaluate
 from spark_ml.tasks.base import TaskContext
 from tests.helpers import CONF, overrides_for
 
-pytestmark = [pytest.mark.connect]
-
 SCHEMA = "id STRING, amount DOUBLE, kind STRING"
 ROWS = [
     ("a", 10.0, "x"),

@@ -10,8 +10,6 @@ from spark_ml.config import AcceptedValuesCheck, RangeCheck, ReferentialCheck
 from spark_ml.errors import DataQualityError
 from spark_ml.quality.rows import with_rejection_reason
 
-pytestmark = [pytest.mark.connect]
-
 
 def test_reasons_name_every_failed_rule(spark: SparkSession) -> None:
     df = spark.createDataFrame(

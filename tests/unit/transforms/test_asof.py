@@ -11,8 +11,6 @@ from pyspark.sql import SparkSession
 from spark_ml.errors import SchemaMismatchError
 from spark_ml.transforms.asof import asof_join
 
-pytestmark = [pytest.mark.connect]
-
 
 def t(h: int, m: int = 0, day: int = 1) -> dt.datetime:
     return dt.datetime(2013, 1, day, h, m)

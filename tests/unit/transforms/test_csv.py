@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.transforms.csv import parse_csv_lines
 from spark_ml.transforms.frames import dedupe_latest
-
-pytestmark = [pytest.mark.connect]
 
 COLUMNS = {"id": "int", "name": "string", "score": "double", "at": "timestamp"}
 

@@ -11,8 +11,6 @@ from pyspark.sql import SparkSession
 from spark_ml.errors import SchemaMismatchError
 from spark_ml.transforms.rolling import with_mean_before
 
-pytestmark = [pytest.mark.connect]
-
 
 def d(day: int, month: int = 3) -> dt.date:
     return dt.date(2013, month, day)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.transforms.time import hhmm_minutes, with_local_timestamp
 
-pytestmark = [pytest.mark.connect]
 NY = "America/New_York"
 
 
