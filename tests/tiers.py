@@ -8,8 +8,9 @@
 The guard wraps `subprocess.Popen` (what `subprocess.run`, jupyter_client's kernel launcher and
 asyncio's subprocesses all go through): a test that is not `system` and starts a process fails,
 naming the test and the command. Allowed outside `system`: the shared session's own JVM (started by
-pyspark's gateway or the Connect server fixture, inside `allowed()`) and `git`, which
-`spark_ml.provenance` calls once per process to record the checkout's commit.
+pyspark's gateway or the Connect server fixture, inside `allowed()`), and two probes that libraries
+run once per process: `git` (`spark_ml.provenance` records the checkout's commit) and `uname`
+(Python's `platform.processor()`, which MLflow calls when it logs a model's environment).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 WORLD_FIXTURE = "world"
 TIERS = ("unit", "integration", "system")
-ALLOWED_PROGRAMS = {"git"}
+ALLOWED_PROGRAMS = {"git", "uname"}
 
 _current: pytest.Item | None = None
 _allowed_depth = 0

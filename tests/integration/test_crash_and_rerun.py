@@ -3,16 +3,16 @@ unchanged (read back by another Delta reader, not by Spark's time travel), and a
 with December landed exactly once; every task run twice leaves identical tables.
 
 The failure is real: a Delta CHECK constraint that the new rows violate makes the write job fail
-while it writes (the existing rows satisfy it). The story is a new month arriving: December lands
-after January-November were processed; each stage of December's way down the layers is built once
-and copied, so every test starts from its own copy and runs alone. Scoring and monitoring crash
-while a copy of the slice (December already scored) scores November.
+while it writes (the existing rows satisfy it). The story is a new month arriving: in a copy of the
+world, December's rows are deleted from the layer the test crashes and from those below it (and
+its landing file's fingerprint from the ingest log), which is the state before December went down
+the layers. Scoring and monitoring crash while a copy of the world (December already scored)
+scores November.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +23,20 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import Settings
 from spark_ml.io.delta import Lakehouse
-from spark_ml.io.landing import land_demo_data
 from spark_ml.tasks import features, ingest, monitor, score, silver
 from tests.helpers import checksum
+from tests.slice import ROWS_PER_MONTH as ROWS
 from tests.slice import SliceRun, slice_settings
-from tests.worlds import copy_lakehouse
 
-ROWS = 150
 KEY = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
 DECEMBER = "flights/2013-12.csv"
+# the layers December goes down, and how each table finds its December rows
+LAYERS = [
+    ("bronze.flights", "month = 12"),
+    ("bronze.ingested_files", f"source_file = '{DECEMBER}'"),
+    ("silver.flights", "month = 12"),
+    ("gold.flight_features", "month = 12"),
+]
 
 
 @dataclass(frozen=True)
@@ -42,50 +47,21 @@ class World:
     def root(self) -> Path:
         return Path(self.settings.lakehouse.root)
 
-    def copy(self, target: Path, *extra: str) -> World:
-        return World(slice_settings(copy_lakehouse(self.root, target), *extra))
 
-
-@pytest.fixture(scope="session")
-def jan_to_nov(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> World:
-    """January-November ingested, typed and turned into features; December's landing file kept aside."""
-    settings = slice_settings(tmp_path_factory.mktemp("jan-nov"))
-    land_demo_data(settings, ROWS)
-    landed = Path(settings.lakehouse.landing_dir) / DECEMBER
-    shutil.move(landed, settings.lakehouse.root + "/december.csv")
-    for task in (ingest, silver, features):
-        task.run(spark, settings)
-    return World(settings)
-
-
-def _stage(previous: World, factory: pytest.TempPathFactory, name: str, step: Callable[[World], object]) -> World:
-    """A copy of `previous` with one more step of December's way down the layers."""
-    world = previous.copy(factory.mktemp(name) / "lakehouse")
-    step(world)
+def _before_december_reached(spark: SparkSession, world_copy: SliceRun, table: str) -> World:
+    """The copy as it was before December reached `table`: its December rows deleted there and in
+    every layer after it (one Delta DELETE each)."""
+    world = World(world_copy.settings)
+    lake = Lakehouse(spark, world.settings)
+    tables = [t for t, _ in LAYERS]
+    for name, condition in LAYERS[tables.index(table) :]:
+        spark.sql(f"DELETE FROM {lake.ident(name)} WHERE {condition}")
     return world
 
 
-@pytest.fixture(scope="session")
-def december_landed(jan_to_nov: World, tmp_path_factory: pytest.TempPathFactory) -> World:
-    def land(world: World) -> None:
-        shutil.move(world.root / "december.csv", Path(world.settings.lakehouse.landing_dir) / DECEMBER)
-
-    return _stage(jan_to_nov, tmp_path_factory, "landed", land)
-
-
-@pytest.fixture(scope="session")
-def december_ingested(spark: SparkSession, december_landed: World, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return _stage(december_landed, tmp_path_factory, "ingested", lambda w: ingest.run(spark, w.settings))
-
-
-@pytest.fixture(scope="session")
-def december_silver(spark: SparkSession, december_ingested: World, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return _stage(december_ingested, tmp_path_factory, "silver", lambda w: silver.run(spark, w.settings))
-
-
-def _scoring(slice_copy: SliceRun, month: str) -> World:
-    """The slice (December scored and monitored by its champion), set to score another month."""
-    return World(slice_settings(Path(slice_copy.settings.lakehouse.root), f"score.month={month}"))
+def _scoring(world_copy: SliceRun, month: str) -> World:
+    """The world (December scored and monitored by its champion), set to score another month."""
+    return World(slice_settings(Path(world_copy.settings.lakehouse.root), f"score.month={month}"))
 
 
 def _files_digest(lake: Lakehouse, table: str) -> tuple[int, int, str]:
@@ -120,10 +96,8 @@ def _december(lake: Lakehouse, table: str, month: F.Column) -> tuple[int, int]:
     return int(row["n"]), int(row["k"])
 
 
-def test_ingest_crash_keeps_bronze_and_the_rerun_lands_december_once(
-    spark: SparkSession, december_landed: World, tmp_path: Path
-) -> None:
-    world = december_landed.copy(tmp_path / "lakehouse")
+def test_ingest_crash_keeps_bronze_and_the_rerun_lands_december_once(spark: SparkSession, world_copy: SliceRun) -> None:
+    world = _before_december_reached(spark, world_copy, "bronze.flights")
     lake = _crash_then_rerun(spark, world, "bronze.flights", "month <= 11", lambda: ingest.run(spark, world.settings))
     assert _december(lake, "bronze.flights", F.col("month") == 12) == (ROWS, ROWS)
     assert lake.read("bronze.flights").count() == 12 * ROWS
@@ -131,16 +105,15 @@ def test_ingest_crash_keeps_bronze_and_the_rerun_lands_december_once(
     assert ingested == 1  # the crashed run did not mark December as ingested
 
 
-@pytest.mark.slow
-def test_silver_crash_keeps_silver_flights(spark: SparkSession, december_ingested: World, tmp_path: Path) -> None:
-    world = december_ingested.copy(tmp_path / "lakehouse")
+def test_silver_crash_keeps_silver_flights(spark: SparkSession, world_copy: SliceRun) -> None:
+    world = _before_december_reached(spark, world_copy, "silver.flights")
     lake = _crash_then_rerun(spark, world, "silver.flights", "month <= 11", lambda: silver.run(spark, world.settings))
     assert _december(lake, "silver.flights", F.col("month") == 12) == (ROWS, ROWS)
     assert lake.read("silver.flights").count() == 12 * ROWS
 
 
-def test_features_crash_keeps_the_feature_table(spark: SparkSession, december_silver: World, tmp_path: Path) -> None:
-    world = december_silver.copy(tmp_path / "lakehouse")
+def test_features_crash_keeps_the_feature_table(spark: SparkSession, world_copy: SliceRun) -> None:
+    world = _before_december_reached(spark, world_copy, "gold.flight_features")
     lake = _crash_then_rerun(
         spark, world, "gold.flight_features", "month <= 11", lambda: features.run(spark, world.settings)
     )
@@ -149,8 +122,8 @@ def test_features_crash_keeps_the_feature_table(spark: SparkSession, december_si
     assert known > 0.9 * ROWS
 
 
-def test_score_crash_keeps_the_predictions(spark: SparkSession, slice_copy: SliceRun) -> None:
-    world = _scoring(slice_copy, "2013-11")
+def test_score_crash_keeps_the_predictions(spark: SparkSession, world_copy: SliceRun) -> None:
+    world = _scoring(world_copy, "2013-11")
     lake = Lakehouse(spark, world.settings)
     december = checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-12"))
     scoring = lambda: score.run(spark, world.settings)  # noqa: E731
@@ -162,8 +135,8 @@ def test_score_crash_keeps_the_predictions(spark: SparkSession, slice_copy: Slic
     assert checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-12")) == december
 
 
-def test_monitor_crash_keeps_the_monitoring_table(spark: SparkSession, slice_copy: SliceRun) -> None:
-    world = _scoring(slice_copy, "2013-11")
+def test_monitor_crash_keeps_the_monitoring_table(spark: SparkSession, world_copy: SliceRun) -> None:
+    world = _scoring(world_copy, "2013-11")
     score.run(spark, world.settings)
     lake = Lakehouse(spark, world.settings)
     december = checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-12"))
@@ -200,9 +173,9 @@ def _content(lake: Lakehouse, table: str) -> tuple[int, str]:
     ids=["ingest", "silver", "features", "score", "monitor"],
 )
 def test_running_a_task_again_leaves_identical_tables(
-    spark: SparkSession, slice_copy: SliceRun, task: object, tables: list[str]
+    spark: SparkSession, world_copy: SliceRun, task: object, tables: list[str]
 ) -> None:
-    lake = Lakehouse(spark, slice_copy.settings)
+    lake = Lakehouse(spark, world_copy.settings)
     before = {t: _content(lake, t) for t in tables}
-    task.run(spark, slice_copy.settings)  # type: ignore[attr-defined]
+    task.run(spark, world_copy.settings)  # type: ignore[attr-defined]
     assert {t: _content(lake, t) for t in tables} == before

@@ -63,10 +63,10 @@ def cutoff() -> Column:
 
 
 @pytest.fixture(scope="module")
-def inputs(spark: SparkSession, slice_run: SliceRun) -> Iterator[Inputs]:
-    tables = Lakehouse(spark, slice_run.settings)
+def inputs(spark: SparkSession, world: SliceRun) -> Iterator[Inputs]:
+    tables = Lakehouse(spark, world.settings)
     frames = [tables.read(t).persist() for t in ("silver.flights", "silver.weather", "silver.planes")]
-    yield Inputs(*frames, slice_run.settings.features)
+    yield Inputs(*frames, world.settings.features)
     for frame in frames:
         frame.unpersist()
 
@@ -216,11 +216,11 @@ def test_a_planes_year_moves_its_flights_age(inputs: Inputs, known: DataFrame) -
 
 
 @pytest.mark.slow
-def test_months_built_on_their_own_equal_the_full_build(spark: SparkSession, slice_copy: SliceRun) -> None:
+def test_months_built_on_their_own_equal_the_full_build(spark: SparkSession, world_copy: SliceRun) -> None:
     """January (no history before it), March (the DST switch) and December, newest first: the
     order must not matter, and each is built from the 28 days of history it needs."""
-    full = Lakehouse(spark, slice_copy.settings).read("gold.flight_features")
-    root = Path(slice_copy.settings.lakehouse.root)
+    full = Lakehouse(spark, world_copy.settings).read("gold.flight_features")
+    root = Path(world_copy.settings.lakehouse.root)
     months = ["2013-12", "2013-03", "2013-01"]
     for month in months:
         settings = slice_settings(
@@ -236,9 +236,9 @@ def test_months_built_on_their_own_equal_the_full_build(spark: SparkSession, sli
     assert all(h["operationParameters"].get("predicate") for h in history[:-1])
 
 
-def test_unknown_month_is_a_config_error(spark: SparkSession, slice_copy: SliceRun) -> None:
+def test_unknown_month_is_a_config_error(spark: SparkSession, world_copy: SliceRun) -> None:
     settings = slice_settings(
-        Path(slice_copy.settings.lakehouse.root),
+        Path(world_copy.settings.lakehouse.root),
         "tables.gold.flight_features.location=gold/flight_features_unknown",
         "features.months=[2014-02]",
     )

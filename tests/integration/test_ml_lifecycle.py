@@ -19,11 +19,11 @@ from tests.slice import SliceRun, slice_settings
 
 @pytest.mark.slow
 def test_a_weak_challenger_is_rejected_and_the_champion_stays(
-    spark: SparkSession, slice_copy: SliceRun, tmp_path: Path
+    spark: SparkSession, world_copy: SliceRun, tmp_path: Path
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    root = Path(slice_copy.settings.lakehouse.root)
+    root = Path(world_copy.settings.lakehouse.root)
     store = f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
     strong = slice_settings(root, store)
     train.run(spark, strong)

@@ -18,9 +18,9 @@ def lake(spark: SparkSession, run: SliceRun) -> Lakehouse:
     return Lakehouse(spark, run.settings)
 
 
-def test_ingest_lands_every_line_of_twelve_monthly_files(spark: SparkSession, slice_run: SliceRun) -> None:
-    result = slice_run.results["ingest"]
-    tables = lake(spark, slice_run)
+def test_ingest_lands_every_line_of_twelve_monthly_files(spark: SparkSession, world: SliceRun) -> None:
+    result = world.results["ingest"]
+    tables = lake(spark, world)
     assert tables.read("bronze.flights").count() == 12 * ROWS_PER_MONTH
     assert tables.read("bronze.flights_quarantine").count() == 0
     files = tables.read("bronze.ingested_files").where(F.col("source") == "flights")
@@ -29,17 +29,17 @@ def test_ingest_lands_every_line_of_twelve_monthly_files(spark: SparkSession, sl
     assert "flights/2013-07.csv: read 600 = written 600 + quarantined 0" in result.notes
 
 
-def test_ingest_again_skips_unchanged_files_and_writes_nothing(spark: SparkSession, slice_copy: SliceRun) -> None:
-    tables = lake(spark, slice_copy)
+def test_ingest_again_skips_unchanged_files_and_writes_nothing(spark: SparkSession, world_copy: SliceRun) -> None:
+    tables = lake(spark, world_copy)
     before = tables.latest_version("bronze.flights")
-    again = ingest.run(spark, slice_copy.settings)
+    again = ingest.run(spark, world_copy.settings)
     assert again.writes == []
     assert "flights: 12 file(s) already ingested unchanged, skipped" in again.notes
     assert tables.latest_version("bronze.flights") == before
 
 
-def test_silver_flights_have_real_timestamps(spark: SparkSession, slice_run: SliceRun) -> None:
-    flights = lake(spark, slice_run).read("silver.flights")
+def test_silver_flights_have_real_timestamps(spark: SparkSession, world: SliceRun) -> None:
+    flights = lake(spark, world).read("silver.flights")
     row = flights.agg(
         F.count(F.lit(1)).alias("n"),
         # time_hour (UTC, from the data) is the hour of our scheduled departure, DST included
@@ -53,8 +53,8 @@ def test_silver_flights_have_real_timestamps(spark: SparkSession, slice_run: Sli
     assert row["keys"] == row["n"]
 
 
-def test_feature_table_has_one_row_per_flight_with_known_arrival(spark: SparkSession, slice_run: SliceRun) -> None:
-    tables = lake(spark, slice_run)
+def test_feature_table_has_one_row_per_flight_with_known_arrival(spark: SparkSession, world: SliceRun) -> None:
+    tables = lake(spark, world)
     known = tables.read("silver.flights").where(F.col("arr_delay").isNotNull())
     table = tables.read("gold.flight_features")
     assert table.count() == known.count()
@@ -64,10 +64,10 @@ def test_feature_table_has_one_row_per_flight_with_known_arrival(spark: SparkSes
     assert (joined.count(), wrong) == (known.count(), 0)
 
 
-def test_tables_open_with_another_delta_reader(slice_run: SliceRun) -> None:
+def test_tables_open_with_another_delta_reader(world: SliceRun) -> None:
     from deltalake import DeltaTable
 
-    settings = slice_run.settings
+    settings = world.settings
     gold = DeltaTable(settings.table_location("gold.flight_features"))
     bronze = DeltaTable(settings.table_location("bronze.flights"))
     assert gold.metadata().partition_columns == ["year", "month"]
@@ -75,19 +75,19 @@ def test_tables_open_with_another_delta_reader(slice_run: SliceRun) -> None:
     assert bronze.to_pyarrow_dataset().count_rows() == 12 * ROWS_PER_MONTH
 
 
-def test_model_beats_the_prior_rate_baseline(slice_run: SliceRun) -> None:
-    metrics = slice_run.results["train"].metrics
+def test_model_beats_the_prior_rate_baseline(world: SliceRun) -> None:
+    metrics = world.results["train"].metrics
     assert metrics["baseline_test_auc_roc"] == pytest.approx(0.5)
     assert metrics["test_auc_roc"] > 0.6
     assert metrics["test_auc_pr"] > metrics["baseline_test_auc_pr"]
     assert metrics["test_log_loss"] < metrics["baseline_test_log_loss"]
 
 
-def test_mlflow_holds_run_dataset_plots_and_registered_aliases(slice_run: SliceRun) -> None:
+def test_mlflow_holds_run_dataset_plots_and_registered_aliases(world: SliceRun) -> None:
     from mlflow.tracking import MlflowClient
 
-    settings = slice_run.settings
-    metrics = slice_run.results["train"].metrics
+    settings = world.settings
+    metrics = world.results["train"].metrics
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
     run = client.get_run(metrics["mlflow_run_id"])
     assert run.data.params["train.estimator"] == "logistic_regression"
@@ -115,37 +115,37 @@ def test_mlflow_holds_run_dataset_plots_and_registered_aliases(slice_run: SliceR
     }
 
 
-def test_first_model_is_promoted_and_the_decision_recorded(slice_run: SliceRun) -> None:
+def test_first_model_is_promoted_and_the_decision_recorded(world: SliceRun) -> None:
     from mlflow.tracking import MlflowClient
 
-    result = slice_run.results["promote"]
+    result = world.results["promote"]
     assert result.metrics["promoted"] is True
     assert "no champion yet" in result.metrics["reasons"]
-    settings = slice_run.settings
+    settings = world.settings
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
     version = client.get_model_version(settings.registered_model_name, result.metrics["challenger_version"])
     assert version.description.startswith("promoted to champion: auc_roc")
 
 
-def test_monitoring_reports_every_feature_and_the_probability(spark: SparkSession, slice_run: SliceRun) -> None:
+def test_monitoring_reports_every_feature_and_the_probability(spark: SparkSession, world: SliceRun) -> None:
     """December against a January-September training window: the month is entirely new (an alert
     that says seasonality), the three New York airports keep their shares (no drift)."""
-    settings = slice_run.settings
-    rows = {r["column_name"]: r for r in lake(spark, slice_run).read("ml.monitoring").collect()}
+    settings = world.settings
+    rows = {r["column_name"]: r for r in lake(spark, world).read("ml.monitoring").collect()}
     assert set(rows) == {*settings.require_train().features, "probability"}
     assert (rows["month"]["status"], rows["origin"]["status"]) == ("alert", "ok")
     assert rows["month"]["psi"] > 1.0
     assert rows["origin"]["psi"] < 0.1
     assert {r["overall_status"] for r in rows.values()} == {"alert"}
     assert {(r["reference_rows"], r["current_rows"]) for r in rows.values() if r["column_name"] != "probability"} == {
-        (slice_run.results["train"].metrics["train_rows"], slice_run.results["score"].metrics["rows"])
+        (world.results["train"].metrics["train_rows"], world.results["score"].metrics["rows"])
     }
-    result = slice_run.results["monitor"]
+    result = world.results["monitor"]
     assert result.metrics["overall_status"] == "alert"
     assert 0.6 < result.metrics["realized_auc_roc"] < 0.8
 
 
-def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: SparkSession, slice_copy: SliceRun) -> None:
+def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: SparkSession, world_copy: SliceRun) -> None:
     """The end-of-pipeline facts and the HTML report (written under <root>/reports, logged to MLflow),
     built from the slice's task results."""
     from mlflow.tracking import MlflowClient
@@ -153,44 +153,44 @@ def test_the_pipeline_summary_and_report_hold_what_a_reviewer_needs(spark: Spark
     from spark_ml.tasks import pipeline
     from spark_ml.tasks.base import TaskContext
 
-    results = list(slice_copy.results.values())
-    facts = pipeline._facts(slice_copy.settings, results)
-    train = slice_copy.results["train"].metrics
+    results = list(world_copy.results.values())
+    facts = pipeline._facts(world_copy.settings, results)
+    train = world_copy.results["train"].metrics
     assert facts["challenger test AUC-ROC"] == round(train["test_auc_roc"], 4)
     assert facts["challenger"] == "logistic_regression, best validation AUC-ROC of 1 candidate"
     assert facts["prior-rate baseline test AUC-ROC"] == 0.5
     assert facts["champion"].startswith("flight_delay version ")
-    assert facts["drift status"] == slice_copy.results["monitor"].metrics["overall_status"]
-    assert facts["MLflow UI"].endswith(f"mlflow ui --backend-store-uri {slice_copy.settings.tracking_uri}")
+    assert facts["drift status"] == world_copy.results["monitor"].metrics["overall_status"]
+    assert facts["MLflow UI"].endswith(f"mlflow ui --backend-store-uri {world_copy.settings.tracking_uri}")
 
-    ctx = TaskContext("pipeline", spark, slice_copy.settings)
+    ctx = TaskContext("pipeline", spark, world_copy.settings)
     where = pipeline._report(ctx, results, facts)
     page = Path(where).read_text(encoding="utf-8")
-    assert where.startswith(f"{slice_copy.settings.lakehouse.root}/reports/pipeline-")
+    assert where.startswith(f"{world_copy.settings.lakehouse.root}/reports/pipeline-")
     for section in ("Steps", "Tables written", "Data quality", "Model metrics", "Promotion"):
         assert f"<h2>{section}</h2>" in page
     assert "<h2>Candidates (chosen on validation AUC-ROC)</h2>" in page
     assert "<td>logistic_regression</td><td>logistic_regression</td><td>{&#39;maxIter&#39;: 30" in page
     assert "<h2>Drift: " in page
     assert page.count('src="data:image/png;base64,') >= 3  # ROC, precision-recall, calibration
-    assert all(f"<td>{task}</td>" in page for task in slice_copy.results)
-    client = MlflowClient(tracking_uri=slice_copy.settings.tracking_uri)
-    experiment = client.get_experiment_by_name(slice_copy.settings.mlflow.experiment)
+    assert all(f"<td>{task}</td>" in page for task in world_copy.results)
+    client = MlflowClient(tracking_uri=world_copy.settings.tracking_uri)
+    experiment = client.get_experiment_by_name(world_copy.settings.mlflow.experiment)
     logged = client.search_runs([experiment.experiment_id], f"tags.`spark_ml.run_id` = '{ctx.run_id}'")
     assert len(logged) == 1
     assert f"report/{Path(where).name}" in {a.path for a in client.list_artifacts(logged[0].info.run_id, "report")}
 
 
 @pytest.mark.slow
-def test_monitor_fail_on_alert_exits_3_only_on_an_alert(spark: SparkSession, slice_copy: SliceRun) -> None:
+def test_monitor_fail_on_alert_exits_3_only_on_an_alert(spark: SparkSession, world_copy: SliceRun) -> None:
     """Through the CLI, on the shared session: PSI thresholds every feature reaches give an alert
     (exit 3 with --fail-on-alert); thresholds nothing reaches give exit 0."""
     from spark_ml import cli
 
-    common = ["--set", f"lakehouse.root={slice_copy.settings.lakehouse.root}", "--set", "logging.level=WARNING"]
+    common = ["--set", f"lakehouse.root={world_copy.settings.lakehouse.root}", "--set", "logging.level=WARNING"]
 
     def statuses() -> set[str]:
-        frame = lake(spark, slice_copy).read("ml.monitoring").select("overall_status", "status").distinct()
+        frame = lake(spark, world_copy).read("ml.monitoring").select("overall_status", "status").distinct()
         return {f"{r['overall_status']}/{r['status']}" for r in frame.collect()}
 
     alarmed = ["--set", "monitor.psi_warn=0", "--set", "monitor.psi_alert=0"]

@@ -1,6 +1,6 @@
 """Run manifests, `spark-ml lineage` and `spark-ml reproduce` on a slice of the real data.
 
-Tests that only read use the session's slice (`slice_run`); a test that writes works on a copy,
+Tests that only read use the session's slice (`world`); a test that writes works on a copy,
 and the reproduction test trains in its copy first, so the recorded configuration (which holds the
 lakehouse root) points at the copy it then appends to and overwrites.
 """
@@ -45,15 +45,15 @@ class Chain:
 
 
 @pytest.fixture
-def chain(slice_run: SliceRun) -> Chain:
+def chain(world: SliceRun) -> Chain:
     """The session's slice, read only: its tasks' results, run manifests, MLflow runs and model."""
-    return Chain(slice_run.settings, {name: slice_run.results[name] for name, _ in TASKS})
+    return Chain(world.settings, {name: world.results[name] for name, _ in TASKS})
 
 
 @pytest.fixture
-def copied_chain(slice_copy: SliceRun) -> Chain:
+def copied_chain(world_copy: SliceRun) -> Chain:
     """A copy of the slice that a test may change (its recorded runs still name the original root)."""
-    return Chain(slice_copy.settings, {name: slice_copy.results[name] for name, _ in TASKS})
+    return Chain(world_copy.settings, {name: world_copy.results[name] for name, _ in TASKS})
 
 
 def runs(spark: SparkSession, settings: Settings) -> Lakehouse:

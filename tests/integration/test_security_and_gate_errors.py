@@ -24,13 +24,13 @@ SENTINEL = "sentinel-S3CR3T-7f2c9e"
 
 
 def test_a_secret_never_reaches_logs_mlflow_or_dumps(
-    spark: SparkSession, slice_copy: SliceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, world_copy: SliceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("SPARK_ML_TEST_TOKEN", SENTINEL)
     settings = slice_settings(
-        Path(slice_copy.settings.lakehouse.root),
+        Path(world_copy.settings.lakehouse.root),
         "secrets.api_token=${env:SPARK_ML_TEST_TOKEN}",
         f"mlflow.tracking_uri=sqlite:///{tmp_path}/secret.db",
         "logging.level=DEBUG",
@@ -55,22 +55,22 @@ def test_a_secret_never_reaches_logs_mlflow_or_dumps(
 
 
 def test_an_unreachable_registry_is_a_clear_error(
-    spark: SparkSession, slice_copy: SliceRun, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, world_copy: SliceRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
-    settings = slice_settings(Path(slice_copy.settings.lakehouse.root), "mlflow.tracking_uri=http://127.0.0.1:9")
+    settings = slice_settings(Path(world_copy.settings.lakehouse.root), "mlflow.tracking_uri=http://127.0.0.1:9")
     with pytest.raises(ModelRegistryError, match=r"^model registry http://127.0.0.1:9 failed: MlflowException: "):
         promote.run(spark, settings)
 
 
 def test_a_deleted_champion_version_or_lost_model_files_are_clear_errors(
-    spark: SparkSession, slice_copy: SliceRun, tmp_path: Path
+    spark: SparkSession, world_copy: SliceRun, tmp_path: Path
 ) -> None:
     from mlflow.tracking import MlflowClient
 
     settings = slice_settings(
-        Path(slice_copy.settings.lakehouse.root), f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
+        Path(world_copy.settings.lakehouse.root), f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
     )
     train.run(spark, settings)
     promoted = promote.run(spark, settings)

@@ -2,7 +2,7 @@
 scripts, spark-submit of jobs/*.py, then a real standalone cluster (master and two workers on
 127.0.0.1) that runs the features and train jobs and gives the same results as local mode.
 
-Each test works on a lakehouse of its own: a copy of the slice the session built (`tiny_slice`),
+Each test works on a lakehouse of its own: a copy of the slice the session built (`world`),
 so the tests run alone and in any order.
 """
 
@@ -82,10 +82,10 @@ def test_console_scripts_run_from_the_wheel_alone(deployed: Deployed, tmp_path: 
     assert "flights/2013-12.csv: read 50 = written 50 + quarantined 0" in ran.stdout
 
 
-def test_spark_submit_runs_a_job(deployed: Deployed, spark: SparkSession, tiny_slice: SliceRun, tmp_path: Path) -> None:
+def test_spark_submit_runs_a_job(deployed: Deployed, spark: SparkSession, world: SliceRun, tmp_path: Path) -> None:
     """The features job under spark-submit rebuilds exactly the slice's feature table."""
     inst = deployed.installed
-    root = copy_lakehouse(Path(tiny_slice.settings.lakehouse.root), tmp_path / "lakehouse")
+    root = copy_lakehouse(Path(world.settings.lakehouse.root), tmp_path / "lakehouse")
     moved = "tables.gold.flight_features.location=gold/flight_features_submitted"
     out = inst.run(
         inst.bin("spark-submit"),
@@ -98,7 +98,7 @@ def test_spark_submit_runs_a_job(deployed: Deployed, spark: SparkSession, tiny_s
     assert "features | env local" in out.stdout
     expected = spark.read.format("delta").load(str(root / "gold" / "flight_features"))
     submitted = spark.read.format("delta").load(str(root / "gold" / "flight_features_submitted"))
-    assert submitted.count() == expected.count() == tiny_slice.results["features"].metrics["rows"]
+    assert submitted.count() == expected.count() == world.results["features"].metrics["rows"]
     assert checksum(submitted) == checksum(expected)
 
 
@@ -194,13 +194,13 @@ def _mlflow_metric(db: Path, name: str) -> float:
 
 
 def test_a_standalone_cluster_runs_the_jobs_and_matches_local_mode(
-    deployed: Deployed, cluster: Cluster, spark: SparkSession, tiny_slice: SliceRun, tmp_path: Path
+    deployed: Deployed, cluster: Cluster, spark: SparkSession, world: SliceRun, tmp_path: Path
 ) -> None:
     """features.py and train.py as two applications on the cluster, each with executors on both
     workers (read from the master's and the workers' JSON endpoints); the feature table equals the
     slice's (built in local mode) row for row, and the model's test AUC-ROC equals local mode's."""
     inst = deployed.installed
-    root = copy_lakehouse(Path(tiny_slice.settings.lakehouse.root), tmp_path / "lakehouse")
+    root = copy_lakehouse(Path(world.settings.lakehouse.root), tmp_path / "lakehouse")
     on_cluster = [
         "--master",
         cluster.url,
@@ -227,7 +227,7 @@ def test_a_standalone_cluster_runs_the_jobs_and_matches_local_mode(
     remote = spark.read.format("delta").load(str(root / "gold" / "flight_features_cluster"))
     assert checksum(remote) == checksum(local)
     cluster_auc = _mlflow_metric(root / "mlflow-cluster.db", "test_auc_roc")
-    assert cluster_auc == pytest.approx(tiny_slice.results["train"].metrics["test_auc_roc"], abs=AUC_TOLERANCE)
+    assert cluster_auc == pytest.approx(world.results["train"].metrics["test_auc_roc"], abs=AUC_TOLERANCE)
 
     master = _json(cluster.ui)
     apps = {app["id"]: app for app in master["completedapps"]}

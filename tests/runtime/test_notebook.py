@@ -32,16 +32,16 @@ def test_notebooks_are_stored_without_outputs(path) -> None:  # type: ignore[no-
 
 @pytest.mark.slow
 def test_the_notebook_runs_top_to_bottom_on_real_tables(
-    spark: SparkSession, tiny_slice: SliceRun, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, world: SliceRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In a real kernel, against the slice: what each cell shows is what the slice holds."""
-    monkeypatch.setenv("SPARK_ML_LAKEHOUSE", tiny_slice.settings.lakehouse.root)
+    monkeypatch.setenv("SPARK_ML_LAKEHOUSE", world.settings.lakehouse.root)
     result = run_notebook(REPO / "notebooks" / "explore_flights.ipynb", timeout=600)
     assert result.ok, result.text()
     assert result.code_cells == 4
     setup, counted, by_hour, recomputed = result.outputs
     assert setup == ""  # the imports and the session print nothing
-    lake = Lakehouse(spark, tiny_slice.settings)
+    lake = Lakehouse(spark, world.settings)
     features = lake.read("gold.flight_features")
     version = lake.latest_version("gold.flight_features")
     assert counted == f"{features.count():,} flights, {len(features.columns)} columns, Delta version {version}\n"
