@@ -6,8 +6,8 @@
 
 Its files live under `<lakehouse.root>/dev/`: `connect-server.pid`, `connect-server.json` (pid, port,
 url, log) and `connect-server.log`. `pytest --spark-connect` finds it there and runs the tests
-against it instead of starting a server of its own; a notebook or script connects with
-`SparkSession.builder.remote("sc://127.0.0.1:15002")`.
+against it instead of starting a server of its own; a notebook or script connects to its URL
+(`sc://127.0.0.1:15002`) through `spark_ml.get_spark` with `spark.remote` set.
 
 The server is pyspark's own `SparkConnectServer` class started with the installed pyspark's
 spark-submit, so its Spark and Delta are exactly this environment's.

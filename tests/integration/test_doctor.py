@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from pyspark.sql import SparkSession
 
 from spark_ml.cli.doctor import run_checks
 from spark_ml.config import Settings
 
 
+@pytest.mark.system
 def test_every_doctor_check_is_ok(spark: SparkSession, mlflow_settings: Settings) -> None:
     checks = run_checks(mlflow_settings)
     assert [c.name for c in checks] == ["python", "java", "pyspark", "delta", "mlflow", "delta", "mlflow"]

@@ -45,8 +45,8 @@ EXERCISED: dict[str, tuple[str, str]] = {
         "features.run",
     ),
     "spark-ml land-demo-data": (
-        "tests/matrix/test_runtimes.py::test_the_pipeline_on_each_runtime_matches_the_reference",
-        '"land-demo-data"',
+        "tests/runtime/test_installed_wheel.py::test_console_scripts_run_from_the_wheel_alone",
+        "land-demo-data",
     ),
     "spark-ml config show": ("tests/unit/test_cli.py::test_config_show_prints_resolved_config", '"show"'),
     "spark-ml doctor": ("tests/integration/test_doctor.py::test_every_doctor_check_is_ok", "run_checks"),

@@ -81,6 +81,7 @@ def test_a_second_use_case_keeps_the_first(checkout: Path, capsys: pytest.Captur
     assert "class FraudV2Params(Model):" in (checkout / "spark_ml/features/fraud_v2.py").read_text()
 
 
+@pytest.mark.system
 def test_the_python_it_writes_is_lint_and_format_clean(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ruff = Path(sys.executable).parent / "ruff"
     if not ruff.exists():

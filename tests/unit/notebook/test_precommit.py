@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.helpers import REPO
@@ -64,6 +65,7 @@ def test_the_entry_is_a_declared_console_script() -> None:
     assert callable(getattr(importlib.import_module(module), function))
 
 
+@pytest.mark.system
 def test_staged_notebooks_with_findings_fail_the_commit() -> None:
     out = run_hook([FIXTURES_DIR / "nb202_undefined_name.ipynb", FIXTURES_DIR / "nb505_unseeded_randomness.py"])
     assert out.returncode == 1, out.stderr
@@ -72,6 +74,7 @@ def test_staged_notebooks_with_findings_fail_the_commit() -> None:
     assert out.stdout.rstrip().endswith("8 at or above warning")
 
 
+@pytest.mark.system
 def test_plain_python_files_staged_with_clean_notebooks_pass() -> None:
     staged = [
         FIXTURES_DIR / "nb202_undefined_name_fixed.ipynb",

@@ -29,6 +29,7 @@ def write(path: Path, *cells: Any) -> Path:
     return path
 
 
+@pytest.mark.system
 def test_run_passes_and_outputs_match_after_normalizing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, kernel_name: str
 ) -> None:
@@ -62,6 +63,7 @@ def test_run_passes_and_outputs_match_after_normalizing(
     assert path.read_bytes() == before  # the file is never modified
 
 
+@pytest.mark.system
 def test_run_reports_the_first_differing_output(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, kernel_name: str
 ) -> None:
@@ -78,6 +80,7 @@ def test_run_reports_the_first_differing_output(
     assert out.endswith("outputs differ from the saved ones at cell 2: saved 'stdout: hello', now 'stdout: hallo'")
 
 
+@pytest.mark.system
 def test_run_reports_the_failing_cell(capsys: pytest.CaptureFixture[str], tmp_path: Path, kernel_name: str) -> None:
     path = write(
         tmp_path / "fails.ipynb",
@@ -91,6 +94,7 @@ def test_run_reports_the_failing_cell(capsys: pytest.CaptureFixture[str], tmp_pa
     assert capsys.readouterr().out == f"{path}: cell 3 failed: NameError: name 'undefined_name' is not defined\n"
 
 
+@pytest.mark.system
 def test_run_reports_a_cell_timeout(capsys: pytest.CaptureFixture[str], tmp_path: Path, kernel_name: str) -> None:
     path = write(tmp_path / "slow.ipynb", new_code_cell("x = 1"), new_code_cell("import time\ntime.sleep(30)"))
     code = cli.main(["notebook", "run", str(path), "--timeout", "1", "--kernel", kernel_name])
