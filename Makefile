@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,notebook
 
-.PHONY: help install run doctor test test-fast test-system lint typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-peers test-compat clean
+.PHONY: help install run doctor test test-fast test-system lint typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
@@ -53,11 +53,16 @@ unit: install
 test-connect: install
 	$(BIN)/pytest -q -p no:randomly -m "unit and spark and not jvm_only" --spark-connect
 
-# The README's test command: lint, types, import contracts, notebook check, the unit and
-# integration tiers in one process (random order, the seed is printed), then the Connect pass.
+# The README's test command: lint, types, import contracts, notebook check, then the integration
+# tier (it builds the data world) in a second pytest process beside the unit tier and the Connect
+# pass. Both run in random order (the seed is printed).
 test: lint typecheck
-	$(BIN)/pytest -q -m "unit or integration" --durations=15
-	$(MAKE) --no-print-directory test-connect VENV=$(VENV)
+	@mkdir -p .make
+	@$(BIN)/pytest -q -m integration --durations=10 > .make/integration-tests.log 2>&1 & pid=$$!; \
+	$(BIN)/pytest -q -m unit --durations=10; unit=$$?; \
+	$(MAKE) --no-print-directory test-connect VENV=$(VENV); connect=$$?; \
+	wait $$pid; integration=$$?; echo "== the integration tier"; cat .make/integration-tests.log; \
+	test $$unit -eq 0 -a $$connect -eq 0 -a $$integration -eq 0
 
 # The tests that start other processes: wheel venv, spark-submit, cluster, kernels, CLI probes.
 test-system: install
@@ -86,6 +91,10 @@ wheel: install
 bench: install
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.notebooks
+
+# only the tests section of make bench: test-fast, the dev-server loop, make test, make test-system
+bench-tests: install
+	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,mlflow,peers
 
 # only the peers step of make bench (the other sections of results.md are kept)
 bench-peers: install

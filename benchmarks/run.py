@@ -14,16 +14,15 @@ import argparse
 import contextlib
 import json
 import platform
-import re
 import shutil
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from benchmarks import peers
+from benchmarks import tests as bench_tests
 from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, median_of, timed
 
 PARTS = ("scale", "io", "scoring", "trainers", "mlflow", "peers", "tests")
@@ -312,53 +311,6 @@ def run_mlflow(repeats: int) -> dict[str, Any]:
     }
 
 
-def _suite_figures(text: str) -> tuple[float, str, list[str], float | None]:
-    """Seconds, summary line and 15 slowest tests of a `pytest --durations=15` output (the first
-    summary is the main pass; a second one, if any, is make test's Spark Connect pass)."""
-    lines = text.splitlines()
-    summaries = [line.strip() for line in lines if re.search(r"\d+ passed.* in [\d.]+s", line)]
-    if not summaries:
-        raise ValueError("no pytest summary line ('N passed in S s') in the test output")
-    seconds = [float(re.findall(r" in ([\d.]+)s", s)[0]) for s in summaries]
-    slowest = [line.strip() for line in lines if re.match(r"^\s*\d+\.\d+s (call|setup|teardown)", line)]
-    return seconds[0], summaries[0], slowest[:15], seconds[1] if len(seconds) > 1 else None
-
-
-def run_tests(suite_log: Path | None = None) -> dict[str, Any]:
-    """Unit tests (warm: a second run) and the full suite with its 15 slowest tests.
-
-    With suite_log, the full-suite figures come from a saved `make test` output instead of a new
-    run of the whole suite (it takes longer than everything else here together)."""
-    pytest = str(Path(sys.executable).parent / "pytest")
-    subprocess.run([pytest, "-q", "tests/unit", "-p", "no:cacheprovider"], cwd=REPO, capture_output=True, check=False)
-    unit_s, unit = timed(
-        lambda: subprocess.run([pytest, "-q", "tests/unit"], cwd=REPO, capture_output=True, text=True, check=False)
-    )
-    if suite_log is None:
-        full_text = subprocess.run(
-            [pytest, "-q", "--durations=15"], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout
-        source = "measured here"
-    else:
-        full_text = suite_log.read_text()
-        source = f"from a make test output ({suite_log.name})"
-    full_s, summary, slowest, connect_s = _suite_figures(full_text)
-    return {
-        "unit_warm_s": unit_s,
-        "unit_summary": unit.stdout.strip().splitlines()[-1] if unit.stdout else "",
-        "unit_target": "<= 90 s warm",
-        "unit_met": unit_s <= 90,
-        "full_suite_s": full_s,
-        "full_summary": summary,
-        "full_source": source,
-        "connect_pass_s": connect_s,
-        "full_target": "<= 600 s",
-        "full_met": full_s <= 600,
-        "slowest_15": slowest,
-        "spark_sessions_per_suite": 1,
-    }
-
-
 def render(results: dict[str, Any]) -> str:
     lines = [
         f"# Benchmarks ({results['when']}, {results['machine']})",
@@ -448,27 +400,7 @@ def render(results: dict[str, Any]) -> str:
     if "peers" in results:
         lines += peers.render(results["peers"])
     if "tests" in results:
-        t = results["tests"]
-        lines += [
-            "## Test suite",
-            "",
-            f"- unit tests, warm: {t['unit_warm_s']:.0f} s ({t['unit_summary']}); target "
-            f"{t['unit_target']}: {'met' if t['unit_met'] else 'NOT met'}",
-            f"- full suite (one Spark session): {t['full_suite_s']:.0f} s ({t['full_summary']}); target "
-            f"{t['full_target']}: {'met' if t['full_met'] else 'NOT met'} ({t.get('full_source', 'measured here')})",
-            *(
-                [f"- make test's second pass, the Connect-marked unit tests on a Spark Connect server: {c:.0f} s"]
-                if (c := t.get("connect_pass_s"))
-                else []
-            ),
-            "",
-            "Slowest 15:",
-            "",
-            "```",
-            *t["slowest_15"],
-            "```",
-            "",
-        ]
+        lines += bench_tests.render(results["tests"])
     return "\n".join(lines)
 
 
@@ -478,12 +410,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="1,4,16", help="flights xN for scaling and the as-of peers")
     parser.add_argument("--dqx-sizes", default="1,4", help="flights xN for the data-quality peers")
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
-    parser.add_argument("--suite-log", type=Path, help="take the full-suite figures from this make test output")
+    parser.add_argument("--suite-repeats", type=int, default=1, help="runs of make test and make test-system")
     args = parser.parse_args()
     skip = {s for s in args.skip.split(",") if s}
     # the peers read silver only; the other parts need the whole of `make run`
     needed = "silver/flights" if set(PARTS) - skip <= {"peers", "tests"} else "gold/flight_features"
-    if not (MAIN_LAKEHOUSE / needed).exists():
+    if set(PARTS) - skip != {"tests"} and not (MAIN_LAKEHOUSE / needed).exists():
         print(f"make bench needs the tables of `make run` first ({needed} is missing)", file=sys.stderr)
         return 2
     shutil.rmtree(WORK, ignore_errors=True)
@@ -505,7 +437,7 @@ def main() -> int:
         "peers": lambda: peers.run(
             [int(x) for x in args.sizes.split(",")], [int(x) for x in args.dqx_sizes.split(",")], args.repeats
         ),
-        "tests": lambda: run_tests(args.suite_log),
+        "tests": lambda: bench_tests.run(args.repeats, args.suite_repeats),
     }
     for name, step in steps.items():
         if name in skip:

@@ -20,13 +20,15 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from spark_ml.config import Settings, load_settings
 from tests.helpers import CONF, REPO, overrides_for
-from tests.slice import SliceRun, run_slice
-from tests.worlds import copy_lakehouse
+
+if TYPE_CHECKING:  # imported where a fixture needs them: a test run starts with what it uses
+    from spark_ml.config import Settings
+    from tests.slice import SliceRun
 
 SLOW_SECONDS = 20.0
 
@@ -114,6 +116,8 @@ def lakehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(lakehouse_root: Path) -> Settings:
+    from spark_ml.config import load_settings
+
     return load_settings("local", CONF, overrides_for(lakehouse_root))
 
 
@@ -123,6 +127,7 @@ def _dev_server_url() -> str | None:
     import os
 
     from spark_ml.cli.dev import DevServer
+    from spark_ml.config import load_settings
 
     folder = os.environ.get("SPARK_ML_DEV_DIR")
     if folder is None:
@@ -176,12 +181,16 @@ def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Itera
 @pytest.fixture
 def tmp_settings(tmp_path: Path) -> Settings:
     """Settings with a lakehouse root of this test's own (same session, separate tables)."""
+    from spark_ml.config import load_settings
+
     return load_settings("local", CONF, overrides_for(tmp_path / "lakehouse"))
 
 
 @pytest.fixture
 def mlflow_settings(tmp_path: Path) -> Iterator[Settings]:
     """A tmp SQLite MLflow tracking and registry store under a tmp lakehouse root."""
+    from spark_ml.config import load_settings
+
     settings = load_settings("local", CONF, overrides_for(tmp_path / "lakehouse"))
     yield settings
     shutil.rmtree(tmp_path / "lakehouse" / "mlflow", ignore_errors=True)
@@ -192,13 +201,16 @@ def world(spark: object, tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
     """The one data world of the run: the whole pipeline once on a slice of the real data (600
     flights a month, see tests/slice.py). Read it; a test that changes tables, models or manifests
     works on `world_copy`, and a test that needs an earlier state derives it from a copy."""
+    from tests.slice import run_slice
+
     return run_slice(spark, tmp_path_factory.mktemp("world"))  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def world_copy(world: SliceRun, tmp_path: Path) -> SliceRun:
     """A copy of the world (tables, landing files, MLflow store) that this test may change."""
-    from tests.slice import slice_settings
+    from tests.slice import SliceRun, slice_settings
+    from tests.worlds import copy_lakehouse
 
     root = copy_lakehouse(Path(world.settings.lakehouse.root), tmp_path / "world")
     return SliceRun(slice_settings(root), world.results)

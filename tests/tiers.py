@@ -42,7 +42,7 @@ def tier_of(item: pytest.Item) -> str:
 
 def assign(items: list[pytest.Item]) -> dict[str, int]:
     """Add each item's tier marker; a hand-written `unit` or `integration` marker is an error (the
-    tier follows from what the test uses)."""
+    tier follows from what the test uses), and so is `jvm_only` without its reason."""
     counts = dict.fromkeys(TIERS, 0)
     wrong = []
     for item in items:
@@ -50,6 +50,9 @@ def assign(items: list[pytest.Item]) -> dict[str, int]:
         for other in ("unit", "integration"):
             if other != tier and item.get_closest_marker(other) is not None:
                 wrong.append(f"{item.nodeid} is marked {other} but is {tier}")
+        jvm_only = item.get_closest_marker("jvm_only")
+        if jvm_only is not None and not (jvm_only.args and str(jvm_only.args[0]).strip()):
+            wrong.append(f"{item.nodeid} is marked jvm_only without a reason")
         item.add_marker(getattr(pytest.mark, tier))
         counts[tier] += 1
     if wrong:

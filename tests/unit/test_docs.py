@@ -100,8 +100,8 @@ RUN_BY_SCRIPT: dict[str, tuple[str, str]] = {
     "make test-system": (".ci/run", "make test-system"),
     "make test-compat": (".ci/run", "make test-compat"),
     "make test-runtimes": (".ci/run", "make test-runtimes"),
-    "make test-fast": ("benchmarks/run.py", "test-fast"),
-    "make bench": (".ci/bench", "make bench"),
+    "make test-fast": ("benchmarks/tests.py", '"test-fast"'),
+    "make bench": ("Makefile", "-m benchmarks.run"),
 }
 
 

@@ -24,6 +24,10 @@ XGB = (
 )
 SCHEMA = "id INT, x DOUBLE, c STRING, label DOUBLE"
 
+XGBOOST = pytest.mark.jvm_only(
+    "xgboost.spark trains through the SparkContext (barrier tasks), which a Spark Connect client has not"
+)
+
 
 def cfg(*extra: str) -> TrainSettings:
     return load_settings("local", CONF, [*TINY, *extra]).require_train()
@@ -95,6 +99,7 @@ def selected(spark: SparkSession) -> tuple[Selection, DataFrame]:
     return select_model(train, validation, cfg(f"train.candidates=[{LR}, {XGB}]")), validation
 
 
+@XGBOOST
 def test_selection_picks_the_better_candidate_and_early_stopping_stops(selected: tuple[Selection, DataFrame]) -> None:
     selection, _ = selected
     lr, xgb = selection.scored
@@ -114,6 +119,7 @@ def test_selection_picks_the_better_candidate_and_early_stopping_stops(selected:
     assert selection.params == {"max_depth": 3, "learning_rate": 0.5, "num_workers": 1, "n_estimators": xgb.trees}
 
 
+@XGBOOST
 def test_the_saved_model_predicts_with_the_chosen_round(selected: tuple[Selection, DataFrame], tmp_path: Path) -> None:
     selection, validation = selected
     selection.model.write().overwrite().save(str(tmp_path / "model"))
@@ -133,6 +139,7 @@ def test_the_saved_model_predicts_with_the_chosen_round(selected: tuple[Selectio
     assert before != pytest.approx(list(booster.predict(matrix, iteration_range=(0, trees + 3))), abs=1e-6)
 
 
+@XGBOOST
 def test_early_stopping_evaluates_on_validation_rows_and_never_trains_on_them(spark: SparkSession) -> None:
     """Validation labels are the opposite of the training pattern: trained on, they would cancel it;
     as the evaluation set only, the model learns the training pattern and stops at once."""
@@ -146,6 +153,7 @@ def test_early_stopping_evaluates_on_validation_rows_and_never_trains_on_them(sp
     assert len(summary.validation_objective_history["auc"]) == 1 + 3
 
 
+@XGBOOST
 def test_refit_uses_both_windows_and_the_trees_early_stopping_chose(spark: SparkSession) -> None:
     train, validation = frames(spark, categories=("a", "b", "z"))  # 'z' only in validation
     selection = select_model(train, validation, cfg(f"train.candidates=[{XGB}]", "train.refit=train_and_validation"))
