@@ -53,16 +53,16 @@ unit: install
 test-connect: install
 	$(BIN)/pytest -q -p no:randomly -m "unit and spark and not jvm_only" --spark-connect
 
-# The README's test command: lint, types, import contracts, notebook check, then the integration
-# tier (it builds the data world) in a second pytest process beside the unit tier and the Connect
-# pass. Both run in random order (the seed is printed).
+# The README's test command: lint, types, import contracts, notebook check; then two pytest
+# processes side by side: the integration tests that read the data world (built once), and the
+# unit tests, the task-level integration tests and the Connect pass. Random order (seed printed).
 test: lint typecheck
 	@mkdir -p .make
-	@$(BIN)/pytest -q -m integration --durations=10 > .make/integration-tests.log 2>&1 & pid=$$!; \
-	$(BIN)/pytest -q -m unit --durations=10; unit=$$?; \
+	@$(BIN)/pytest -q -m world --durations=10 > .make/world-tests.log 2>&1 & pid=$$!; \
+	$(BIN)/pytest -q -m "unit or (integration and not world)" --durations=10; tests=$$?; \
 	$(MAKE) --no-print-directory test-connect VENV=$(VENV); connect=$$?; \
-	wait $$pid; integration=$$?; echo "== the integration tier"; cat .make/integration-tests.log; \
-	test $$unit -eq 0 -a $$connect -eq 0 -a $$integration -eq 0
+	wait $$pid; world=$$?; echo "== the integration tests that read the data world"; cat .make/world-tests.log; \
+	test $$tests -eq 0 -a $$connect -eq 0 -a $$world -eq 0
 
 # The tests that start other processes: wheel venv, spark-submit, cluster, kernels, CLI probes.
 test-system: install

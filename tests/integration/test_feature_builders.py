@@ -23,6 +23,8 @@ from spark_ml.tasks import features
 from spark_ml.transforms.rolling import with_mean_before
 from tests.helpers import overrides_for
 
+pytestmark = [pytest.mark.integration]  # runs the features task on the tables it writes
+
 CONF = """
 tables:
   silver.visits: {}

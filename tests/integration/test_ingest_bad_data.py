@@ -15,6 +15,8 @@ from spark_ml.io.delta import Lakehouse
 from spark_ml.io.landing import demo_data_dir
 from spark_ml.tasks import ingest
 
+pytestmark = [pytest.mark.integration]  # runs the ingest task on landing files it writes
+
 HEADER = (
     "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,flight,tailnum,"
     "origin,dest,air_time,distance,hour,minute,time_hour"

@@ -16,6 +16,8 @@ from spark_ml.tasks import pipeline, promote, train
 from tests.helpers import REPO, overrides_for
 from tests.slice import SliceRun, slice_settings
 
+pytestmark = [pytest.mark.integration]  # runs train, promote and the pipeline
+
 
 @pytest.mark.slow
 def test_a_weak_challenger_is_rejected_and_the_champion_stays(

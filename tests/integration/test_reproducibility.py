@@ -32,6 +32,8 @@ from spark_ml.tasks.base import TaskResult
 from tests.helpers import REPO, checksum, overrides_for
 from tests.slice import SliceRun
 
+pytestmark = [pytest.mark.integration]  # runs the tasks and reproduce
+
 TASKS = (("ingest", ingest), ("silver", silver), ("features", features), ("train", train), ("promote", promote))
 
 

@@ -20,6 +20,8 @@ from spark_ml.tasks import promote, score, train
 from spark_ml.tasks.base import TaskContext
 from tests.slice import SliceRun, slice_settings
 
+pytestmark = [pytest.mark.integration]  # runs train, promote and score
+
 SENTINEL = "sentinel-S3CR3T-7f2c9e"
 
 

@@ -55,29 +55,56 @@ def test_inline():
 def test_reads_the_world(world):
     assert world
 
+@pytest.mark.integration
+def test_runs_a_task():
+    pass
+
 @pytest.mark.system
 def test_starts_things():
     pass
 """
     )
-    for tier, expected in (("unit", "test_inline"), ("integration", "test_reads_the_world"), ("system", "test_starts")):
+    for tier, expected in (
+        ("unit", ["test_inline"]),
+        ("integration", ["test_reads_the_world", "test_runs_a_task"]),
+        ("world", ["test_reads_the_world"]),
+        ("integration and not world", ["test_runs_a_task"]),
+        ("system", ["test_starts_things"]),
+    ):
         result = pytester.runpytest("-p", "tests.tiers", "-p", "no:randomly", "-m", tier, "-v")
-        result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(
-            [f"*{expected}* PASSED*", "tests collected by tier: 1 unit, 1 integration, 1 system"]
-        )
+        result.assert_outcomes(passed=len(expected))
+        lines = [f"*::{name} PASSED*" for name in expected]
+        result.stdout.fnmatch_lines([*lines, "tests collected by tier: 1 unit, 2 integration, 1 system"])
 
 
 def test_a_hand_written_tier_that_contradicts_the_test_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.fixture
+def world():
+    return "the data world"
+"""
+    )
     pytester.makepyfile(
         test_inner="""
 import pytest
 
-@pytest.mark.integration
-def test_inline():
+@pytest.mark.unit
+def test_reads_the_world(world):
+    pass
+
+@pytest.mark.jvm_only
+def test_without_a_reason():
     pass
 """
     )
     result = pytester.runpytest("-p", "tests.tiers", "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_inner.py::test_inline is marked integration but is unit*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*test_inner.py::test_reads_the_world is marked unit but is integration; "
+            "*test_inner.py::test_without_a_reason is marked jvm_only without a reason*"
+        ]
+    )
