@@ -58,7 +58,7 @@ test-connect: install
 # unit tests, the task-level integration tests and the Connect pass. Random order (seed printed).
 test: lint typecheck
 	@mkdir -p .make
-	@$(BIN)/pytest -q -m world --durations=10 > .make/world-tests.log 2>&1 & pid=$$!; \
+	@$(BIN)/pytest -q -m "integration and world" --durations=10 > .make/world-tests.log 2>&1 & pid=$$!; \
 	$(BIN)/pytest -q -m "unit or (integration and not world)" --durations=10; tests=$$?; \
 	$(MAKE) --no-print-directory test-connect VENV=$(VENV); connect=$$?; \
 	wait $$pid; world=$$?; echo "== the integration tests that read the data world"; cat .make/world-tests.log; \
