@@ -66,6 +66,7 @@ EXERCISED: dict[str, tuple[str, str]] = {
         "tests/runtime/test_installed_wheel.py::test_spark_submit_runs_a_job",
         "spark-submit-args",
     ),
+    "make dev-start": ("tests/runtime/test_dev_server.py::test_start_status_stop_leave_no_jvm", '"start"'),
     "spark-ml dev": ("tests/runtime/test_dev_server.py::test_start_status_stop_leave_no_jvm", '"dev"'),
     "spark-submit": ("tests/runtime/test_installed_wheel.py::test_spark_submit_runs_a_job", "spark-submit"),
     "spark-submit --class": ("tests/runtime/test_dev_server.py::test_start_status_stop_leave_no_jvm", "start"),
