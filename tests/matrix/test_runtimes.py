@@ -35,7 +35,7 @@ from tests.helpers import REPO
 from tests.matrix.fingerprint import differences
 from tests.matrix.runtimes import REFERENCE, RUNTIMES, Runtime
 
-pytestmark = [pytest.mark.runtimes, pytest.mark.slow]
+pytestmark = [pytest.mark.runtimes, pytest.mark.system, pytest.mark.slow]
 
 ROWS_PER_MONTH = 300
 STEPS = "[ingest, silver, features, train, promote, score, monitor]"
