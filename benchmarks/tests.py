@@ -57,12 +57,13 @@ def run(repeats: int, suite_repeats: int = 1) -> dict[str, Any]:
 
     cold = _median([PYTEST, "-q", "-p", "no:randomly", LOOP_FILE], repeats)
     dev_root = REPO / "lakehouse"
-    _wall([SPARK_ML, "dev", "start", "--set", f"lakehouse.root={dev_root}"])
+    _, started = _wall([SPARK_ML, "dev", "start", "--set", f"lakehouse.root={dev_root}"])
     try:
         env = {**os.environ, "SPARK_ML_DEV_DIR": str(dev_root / "dev")}
         warm = _median([PYTEST, "-q", "-p", "no:randomly", "--spark-connect", LOOP_FILE], repeats, env)
     finally:
-        _wall([SPARK_ML, "dev", "stop", "--set", f"lakehouse.root={dev_root}"])
+        if " started at " in started:  # a server the user had running stays up
+            _wall([SPARK_ML, "dev", "stop", "--set", f"lakehouse.root={dev_root}"])
     results["loop"] = {
         "file": LOOP_FILE,
         "warm_s": warm["median_s"],

@@ -78,23 +78,21 @@ def allowed() -> Iterator[None]:
         _allowed_depth -= 1
 
 
-def _program(args: Any) -> str:
+def _words(args: Any) -> list[str]:
+    """Popen's `args` (a string, bytes, a path or a sequence of them) as words."""
     if isinstance(args, (str, bytes)):
-        first = args.split()[0] if args.split() else args
-    elif isinstance(args, Sequence) and args:
-        first = args[0]
-    else:
-        first = str(args)
-    text = first.decode() if isinstance(first, bytes) else str(first)
-    return text.rsplit("/", 1)[-1]
+        args = args.split()
+    elif not isinstance(args, Sequence):
+        args = [args]
+    return [a.decode() if isinstance(a, bytes) else str(a) for a in args]
 
 
 def _guarded_init(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
     item = _current
     if item is not None and _allowed_depth == 0 and item.get_closest_marker("system") is None:
-        program = _program(args)
-        if program not in ALLOWED_PROGRAMS:
-            command = " ".join(str(a) for a in args) if isinstance(args, Sequence) else str(args)
+        words = _words(args)
+        if not words or words[0].rsplit("/", 1)[-1] not in ALLOWED_PROGRAMS:
+            command = " ".join(words)
             message = (
                 f"{item.nodeid} started a process ({command[:200]}) but is not marked system: "
                 "mark it @pytest.mark.system, or keep it in process"

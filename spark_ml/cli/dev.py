@@ -26,14 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spark_ml.errors import SparkMLError
+from spark_ml.session import DELTA_SQL_CONF
 
 __all__ = ["DEFAULT_PORT", "DevServer", "Server", "free_port", "start_server"]
 
 DEFAULT_PORT = 15002
-DELTA_SQL_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-}
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,29 +38,19 @@ LAYERS = [
 ]
 
 
-@dataclass(frozen=True)
-class World:
-    settings: Settings
-
-    @property
-    def root(self) -> Path:
-        return Path(self.settings.lakehouse.root)
-
-
-def _before_december_reached(spark: SparkSession, world_copy: SliceRun, table: str) -> World:
+def _before_december_reached(spark: SparkSession, world_copy: SliceRun, table: str) -> Settings:
     """The copy as it was before December reached `table`: its December rows deleted there and in
     every layer after it (one Delta DELETE each)."""
-    world = World(world_copy.settings)
-    lake = Lakehouse(spark, world.settings)
+    lake = Lakehouse(spark, world_copy.settings)
     tables = [t for t, _ in LAYERS]
     for name, condition in LAYERS[tables.index(table) :]:
         spark.sql(f"DELETE FROM {lake.ident(name)} WHERE {condition}")
-    return world
+    return world_copy.settings
 
 
-def _scoring(world_copy: SliceRun, month: str) -> World:
+def _scoring(world_copy: SliceRun, month: str) -> Settings:
     """The world (December scored and monitored by its champion), set to score another month."""
-    return World(slice_settings(Path(world_copy.settings.lakehouse.root), f"score.month={month}"))
+    return slice_settings(Path(world_copy.settings.lakehouse.root), f"score.month={month}")
 
 
 def _files_digest(lake: Lakehouse, table: str) -> tuple[int, int, str]:
@@ -76,9 +65,9 @@ def _files_digest(lake: Lakehouse, table: str) -> tuple[int, int, str]:
 
 
 def _crash_then_rerun(
-    spark: SparkSession, world: World, table: str, condition: str, run: Callable[[], object]
+    spark: SparkSession, settings: Settings, table: str, condition: str, run: Callable[[], object]
 ) -> Lakehouse:
-    lake = Lakehouse(spark, world.settings)
+    lake = Lakehouse(spark, settings)
     spark.sql(f"ALTER TABLE {lake.ident(table)} ADD CONSTRAINT crash_test CHECK ({condition})")
     before = _files_digest(lake, table)
     with pytest.raises(Exception, match=r"DELTA_VIOLATE_CONSTRAINT_WITH_VALUES|CHECK constraint crash_test"):
@@ -97,8 +86,8 @@ def _december(lake: Lakehouse, table: str, month: F.Column) -> tuple[int, int]:
 
 
 def test_ingest_crash_keeps_bronze_and_the_rerun_lands_december_once(spark: SparkSession, world_copy: SliceRun) -> None:
-    world = _before_december_reached(spark, world_copy, "bronze.flights")
-    lake = _crash_then_rerun(spark, world, "bronze.flights", "month <= 11", lambda: ingest.run(spark, world.settings))
+    settings = _before_december_reached(spark, world_copy, "bronze.flights")
+    lake = _crash_then_rerun(spark, settings, "bronze.flights", "month <= 11", lambda: ingest.run(spark, settings))
     assert _december(lake, "bronze.flights", F.col("month") == 12) == (ROWS, ROWS)
     assert lake.read("bronze.flights").count() == 12 * ROWS
     ingested = lake.read("bronze.ingested_files").where(F.col("source_file") == DECEMBER).count()
@@ -106,16 +95,16 @@ def test_ingest_crash_keeps_bronze_and_the_rerun_lands_december_once(spark: Spar
 
 
 def test_silver_crash_keeps_silver_flights(spark: SparkSession, world_copy: SliceRun) -> None:
-    world = _before_december_reached(spark, world_copy, "silver.flights")
-    lake = _crash_then_rerun(spark, world, "silver.flights", "month <= 11", lambda: silver.run(spark, world.settings))
+    settings = _before_december_reached(spark, world_copy, "silver.flights")
+    lake = _crash_then_rerun(spark, settings, "silver.flights", "month <= 11", lambda: silver.run(spark, settings))
     assert _december(lake, "silver.flights", F.col("month") == 12) == (ROWS, ROWS)
     assert lake.read("silver.flights").count() == 12 * ROWS
 
 
 def test_features_crash_keeps_the_feature_table(spark: SparkSession, world_copy: SliceRun) -> None:
-    world = _before_december_reached(spark, world_copy, "gold.flight_features")
+    settings = _before_december_reached(spark, world_copy, "gold.flight_features")
     lake = _crash_then_rerun(
-        spark, world, "gold.flight_features", "month <= 11", lambda: features.run(spark, world.settings)
+        spark, settings, "gold.flight_features", "month <= 11", lambda: features.run(spark, settings)
     )
     known = lake.read("silver.flights").where((F.col("month") == 12) & F.col("arr_delay").isNotNull()).count()
     assert _december(lake, "gold.flight_features", F.col("month") == 12) == (known, known)
@@ -123,11 +112,11 @@ def test_features_crash_keeps_the_feature_table(spark: SparkSession, world_copy:
 
 
 def test_score_crash_keeps_the_predictions(spark: SparkSession, world_copy: SliceRun) -> None:
-    world = _scoring(world_copy, "2013-11")
-    lake = Lakehouse(spark, world.settings)
+    settings = _scoring(world_copy, "2013-11")
+    lake = Lakehouse(spark, settings)
     december = checksum(lake.read("ml.flight_delay_predictions").where(F.col("score_month") == "2013-12"))
-    scoring = lambda: score.run(spark, world.settings)  # noqa: E731
-    _crash_then_rerun(spark, world, "ml.flight_delay_predictions", "score_month <> '2013-11'", scoring)
+    scoring = lambda: score.run(spark, settings)  # noqa: E731
+    _crash_then_rerun(spark, settings, "ml.flight_delay_predictions", "score_month <> '2013-11'", scoring)
     features_november = lake.read("gold.flight_features").where(F.col("month") == 11).count()
     scored = F.col("score_month") == "2013-11"
     assert _december(lake, "ml.flight_delay_predictions", scored) == (features_november, features_november)
@@ -136,15 +125,15 @@ def test_score_crash_keeps_the_predictions(spark: SparkSession, world_copy: Slic
 
 
 def test_monitor_crash_keeps_the_monitoring_table(spark: SparkSession, world_copy: SliceRun) -> None:
-    world = _scoring(world_copy, "2013-11")
-    score.run(spark, world.settings)
-    lake = Lakehouse(spark, world.settings)
+    settings = _scoring(world_copy, "2013-11")
+    score.run(spark, settings)
+    lake = Lakehouse(spark, settings)
     december = checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-12"))
-    monitoring = lambda: monitor.run(spark, world.settings)  # noqa: E731
-    _crash_then_rerun(spark, world, "ml.monitoring", "score_month <> '2013-11'", monitoring)
+    monitoring = lambda: monitor.run(spark, settings)  # noqa: E731
+    _crash_then_rerun(spark, settings, "ml.monitoring", "score_month <> '2013-11'", monitoring)
     november = lake.read("ml.monitoring").where(F.col("score_month") == "2013-11")
     columns = {r["column_name"] for r in november.select("column_name").collect()}
-    assert columns == {*world.settings.require_train().features, "probability"}
+    assert columns == {*settings.require_train().features, "probability"}
     assert november.count() == len(columns)  # one row per column: no duplicates
     assert checksum(lake.read("ml.monitoring").where(F.col("score_month") == "2013-12")) == december
 

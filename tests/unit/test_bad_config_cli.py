@@ -88,7 +88,7 @@ for argv in json.loads(sys.argv[1]):
     if "pyspark" in sys.modules:
         from pyspark import SparkContext
         started = SparkContext._gateway is not None or SparkContext._active_spark_context is not None
-    out.append({"code": code, "stderr": err.getvalue(), "jvm": started, "pyspark": "pyspark" in sys.modules})
+    out.append({"code": code, "stderr": err.getvalue(), "jvm": started})
 print(json.dumps(out))
 """
 

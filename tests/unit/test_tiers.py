@@ -22,6 +22,14 @@ def test_swallows_the_failure():
         pass
 """
 
+WORLD_CONFTEST = """
+import pytest
+
+@pytest.fixture
+def world():
+    return "the data world"
+"""
+
 
 def test_an_unmarked_test_that_starts_a_process_fails_naming_it(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_inner=STARTS_A_PROCESS)
@@ -36,15 +44,7 @@ def test_an_unmarked_test_that_starts_a_process_fails_naming_it(pytester: pytest
 
 
 def test_tiers_follow_what_a_test_uses(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        """
-import pytest
-
-@pytest.fixture
-def world():
-    return "the data world"
-"""
-    )
+    pytester.makeconftest(WORLD_CONFTEST)
     pytester.makepyfile(
         test_inner="""
 import pytest
@@ -78,15 +78,7 @@ def test_starts_things():
 
 
 def test_a_hand_written_tier_that_contradicts_the_test_is_an_error(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        """
-import pytest
-
-@pytest.fixture
-def world():
-    return "the data world"
-"""
-    )
+    pytester.makeconftest(WORLD_CONFTEST)
     pytester.makepyfile(
         test_inner="""
 import pytest
