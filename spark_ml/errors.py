@@ -61,11 +61,18 @@ class ReproducibilityError(SparkMLError):
     """A recorded run cannot be reproduced (missing record or vacuumed data)."""
 
 
-def first_line(exc: BaseException) -> str:
-    """`Type: first line of the message` (at most 300 characters): how errors are summarized in
-    one-line messages and run manifests."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+def first_line(text: object, limit: int = 300) -> str:
+    """The first line of `str(text)` without surrounding blank space, at most `limit` characters;
+    "" when there is none."""
+    lines = str(text).strip().splitlines()
+    return lines[0].strip()[:limit] if lines else ""
+
+
+def error_summary(exc: BaseException) -> str:
+    """`Type: first line of the message`: how errors are summarized in one-line messages and run
+    manifests (just `Type` when the message is empty)."""
+    line = first_line(exc)
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 # -- Spark errors by condition ---------------------------------------------------------------------

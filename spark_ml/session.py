@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spark_ml.config import Settings
-from spark_ml.errors import SparkMLError
+from spark_ml.errors import SparkMLError, error_summary
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -136,28 +136,13 @@ def _build_local(settings: Settings) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     log.info("starting local Spark %s with Delta", settings.spark.master)
     try:
-        with _jvm_output_to(_jvm_log(settings)), _python_workers_run(sys.executable):
+        with _jvm_output_to(_jvm_log(settings)):
             return builder.getOrCreate()
     except Exception as exc:
         raise SparkMLError(
-            f"could not start local Spark ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            f"could not start local Spark ({error_summary(exc)}); "
             "check that Java 17 is on PATH or JAVA_HOME, and that Maven Central is reachable for the Delta jars"
         ) from exc
-
-
-@contextlib.contextmanager
-def _python_workers_run(python: str) -> Iterator[None]:
-    """Python workers of the session being built run `python` (this interpreter, so they see the
-    venv's packages), unless the user chose one with PYSPARK_PYTHON. pyspark reads that variable
-    only while it creates the SparkContext, so it is set for that moment and restored after."""
-    if "PYSPARK_PYTHON" in os.environ:
-        yield
-        return
-    os.environ["PYSPARK_PYTHON"] = python
-    try:
-        yield
-    finally:
-        del os.environ["PYSPARK_PYTHON"]
 
 
 def _jvm_log(settings: Settings) -> Path | None:

@@ -24,18 +24,18 @@ from spark_ml.cli.runner import (
     OneLineParser,
     add_task_arguments,
     common_parser,
+    configure_command_logging,
     execute,
     guarded,
+    run_task,
     settings_from,
-    setup,
-    task_main,
 )
 from spark_ml.errors import ConfigError
 from spark_ml.notebook import cli as notebook_cli
 from spark_ml.tasks import TASKS
 from spark_ml.versions import __version__
 
-__all__ = ["build_parser", "entrypoint", "main", "run_task", "task_main"]
+__all__ = ["build_parser", "entrypoint", "main", "run_task"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +102,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from spark_ml.cli.doctor import run_checks
 
     settings = settings_from(args)
-    setup(settings, "doctor", args)
+    configure_command_logging(settings, "doctor", args)
     checks = run_checks(settings)
     for check in checks:
         print(check.line())
@@ -170,7 +170,7 @@ def _lineage(args: argparse.Namespace) -> int:
     from spark_ml.session import spark_session
 
     settings = settings_from(args)
-    setup(settings, "lineage", args)
+    configure_command_logging(settings, "lineage", args)
     model = lineage.check_target(settings, args.target)  # bad names fail before Spark starts
     if model is not None:
         lineage.resolve_model(settings, model)
@@ -186,7 +186,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from spark_ml.tasks import train
 
     settings = settings_from(args)
-    setup(settings, "reproduce", args)
+    configure_command_logging(settings, "reproduce", args)
     reproduce.check_tolerance(args.tolerance)  # bad arguments and an unknown run fail before Spark starts
     reproduce.original(settings, args.mlflow_run_id)
     with spark_session(settings) as spark:
@@ -197,28 +197,55 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if outcome.matches else 1
 
 
-def run_task(name: str, argv: Sequence[str] | None = None) -> int:
-    """Run one task from the command line: what `jobs/<task>.py` calls under spark-submit."""
-    return task_main(name, argv)
-
-
 def entrypoint() -> None:
     """Console script `spark-ml`."""
     sys.exit(main())
 
 
-def _task_entrypoint(name: str) -> Callable[[], None]:
-    def entry() -> None:
-        sys.exit(task_main(name))
-
-    entry.__name__ = name.replace("-", "_")
-    entry.__doc__ = f"Console script and Databricks python_wheel_task entry point `spark-ml-{name}`."
-    return entry
+# Console scripts (setup.cfg) and Databricks python_wheel_task entry points, one per registered task;
+# tests/unit/test_task_registry.py checks this list against the task registry and setup.cfg.
 
 
-def __getattr__(name: str) -> Callable[[], None]:
-    """`spark_ml.cli:<task>`: the console script of every registered task (declared in setup.cfg)."""
-    for task in TASKS.values():
-        if task.entry_function == name:
-            return _task_entrypoint(task.name)
-    raise AttributeError(f"module 'spark_ml.cli' has no attribute {name!r}")
+def land_demo_data() -> None:
+    """Console script `spark-ml-land-demo-data`."""
+    sys.exit(run_task("land-demo-data"))
+
+
+def ingest() -> None:
+    """Console script `spark-ml-ingest`."""
+    sys.exit(run_task("ingest"))
+
+
+def silver() -> None:
+    """Console script `spark-ml-silver`."""
+    sys.exit(run_task("silver"))
+
+
+def features() -> None:
+    """Console script `spark-ml-features`."""
+    sys.exit(run_task("features"))
+
+
+def train() -> None:
+    """Console script `spark-ml-train`."""
+    sys.exit(run_task("train"))
+
+
+def promote() -> None:
+    """Console script `spark-ml-promote`."""
+    sys.exit(run_task("promote"))
+
+
+def score() -> None:
+    """Console script `spark-ml-score`."""
+    sys.exit(run_task("score"))
+
+
+def monitor() -> None:
+    """Console script `spark-ml-monitor`."""
+    sys.exit(run_task("monitor"))
+
+
+def pipeline() -> None:
+    """Console script `spark-ml-pipeline`."""
+    sys.exit(run_task("pipeline"))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from spark_ml.config import Settings
+from spark_ml.errors import error_summary, first_line
 from spark_ml.versions import dist_version
 
 
@@ -39,7 +40,7 @@ def check_java() -> Check:
     match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
     major = int(match.group(1)) if match else 0
     major = int(match.group(2)) if match and major == 1 and match.group(2) else major
-    first = text.splitlines()[0] if text else "unknown"
+    first = first_line(text) or "unknown"
     return Check("java", major >= 17, first + ("" if major >= 17 else " (need Java >= 17)"))
 
 
@@ -92,7 +93,5 @@ def run_checks(settings: Settings) -> list[Check]:
         try:
             checks.append(step(settings))
         except Exception as exc:
-            from spark_ml.errors import first_line
-
-            checks.append(Check(name, False, first_line(exc)))
+            checks.append(Check(name, False, error_summary(exc)))
     return checks

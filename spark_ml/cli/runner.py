@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from spark_ml.config import Settings, load_settings, redact
-from spark_ml.errors import EXIT_FAILURE, EXIT_USAGE, ConfigError, SparkMLError
+from spark_ml.errors import EXIT_FAILURE, EXIT_USAGE, ConfigError, SparkMLError, error_summary
 from spark_ml.logs import Verbosity, configure_logging
 from spark_ml.tasks import Task, get_task
 
@@ -71,7 +71,7 @@ def log_file(settings: Settings, command: str) -> str | None:
     return str(Path(logs) / f"{command.replace(' ', '-')}-{stamp}.log")
 
 
-def setup(settings: Settings, command: str, args: argparse.Namespace | None = None) -> str | None:
+def configure_command_logging(settings: Settings, command: str, args: argparse.Namespace | None = None) -> str | None:
     """Logging for one command; returns the log file it writes."""
     verbosity: Verbosity = "normal"
     if args is not None and getattr(args, "verbose", False):
@@ -111,10 +111,8 @@ def guarded(label: str, body: Callable[[], int], secrets: Callable[[], Sequence[
         print(f"spark-ml {label} interrupted", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as exc:
-        from spark_ml.errors import first_line
-
         log.debug("%s failed", label, exc_info=True)
-        print(f"spark-ml {label} failed: {redact(first_line(exc), secrets())}", file=sys.stderr)
+        print(f"spark-ml {label} failed: {redact(error_summary(exc), secrets())}", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -126,7 +124,7 @@ def execute(name: str, args: argparse.Namespace) -> int:
         task = get_task(name)
         settings = settings_from(args)
         state["settings"] = settings
-        written = setup(settings, name, args)
+        written = configure_command_logging(settings, name, args)
         task.check(settings)  # what can be checked without Spark exits 2 before Spark starts
         options = task_options(task, args)
         if not task.spark:
@@ -144,8 +142,9 @@ def execute(name: str, args: argparse.Namespace) -> int:
     return guarded(name, body, lambda: state["settings"].secret_values() if "settings" in state else ())
 
 
-def task_main(name: str, argv: Sequence[str] | None = None) -> int:
-    """Entry point of one task: `spark-ml-<name> [--env ENV] [--conf-dir DIR] [--set k=v]...`."""
+def run_task(name: str, argv: Sequence[str] | None = None) -> int:
+    """Run one task from its own command line, `spark-ml-<name> [--env ENV] [--conf-dir DIR] [--set k=v]...`:
+    what the console scripts and `jobs/<task>.py` under spark-submit call."""
     task = get_task(name)
     parser = OneLineParser(prog=f"spark-ml {name}", parents=[common_parser()])
     add_task_arguments(parser, task)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from spark_ml.config import Settings
-from spark_ml.errors import ModelRegistryError, first_line, has_condition
+from spark_ml.errors import ModelRegistryError, error_summary, has_condition
 from spark_ml.io.tracking import stores
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
                 local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staged))
         except Exception as exc:
             raise ModelRegistryError(
-                f"could not load {uri} ('{alias}', version {version.version}): {first_line(exc)}"
+                f"could not load {uri} ('{alias}', version {version.version}): {error_summary(exc)}"
             ) from exc
         data = Path(local) / MODEL_DATA
         if not data.is_dir():
@@ -149,7 +149,7 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
                 raise
             raise ModelRegistryError(
                 f"could not load {uri} ('{alias}', version {version.version}) over Spark Connect: a stage of "
-                f"it needs the JVM ({first_line(exc)}). Promote a model whose estimator runs over Connect "
+                f"it needs the JVM ({error_summary(exc)}). Promote a model whose estimator runs over Connect "
                 "(logistic_regression, random_forest, gbt; xgboost.spark does not), or use a classic session"
             ) from exc
         yield model, version

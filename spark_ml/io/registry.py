@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import Settings
-from spark_ml.errors import ConfigError, ModelRegistryError, first_line
+from spark_ml.errors import ConfigError, ModelRegistryError, error_summary
 from spark_ml.io.tracking import ALREADY_EXISTS, NOT_FOUND, client, mlflow_code
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def _registered(settings: Settings, name: str) -> RegisteredModel | None:
     except Exception as exc:
         if mlflow_code(exc) in NOT_FOUND:
             return None
-        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {first_line(exc)}") from exc
+        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {error_summary(exc)}") from exc
 
 
 def _aliases(model: RegisteredModel) -> dict[str, str]:
@@ -45,7 +45,7 @@ def register(settings: Settings, source: str, run_id: str, alias: str, tags: dic
         version = mlflow_client.create_model_version(name, source, run_id=run_id, tags=tags)
         mlflow_client.set_registered_model_alias(name, alias, version.version)
     except Exception as exc:
-        raise ModelRegistryError(f"could not register {source} as {name}: {first_line(exc)}") from exc
+        raise ModelRegistryError(f"could not register {source} as {name}: {error_summary(exc)}") from exc
     return str(version.version)
 
 
@@ -64,7 +64,7 @@ def version_by_alias(settings: Settings, alias: str) -> ModelVersion | None:
                 f"alias '{alias}' of model {name} points at version {number}, which no longer exists; "
                 "set it again with MlflowClient().set_registered_model_alias"
             ) from exc
-        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {first_line(exc)}") from exc
+        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {error_summary(exc)}") from exc
 
 
 def set_alias(settings: Settings, alias: str, version: str) -> None:
@@ -94,7 +94,7 @@ def model_version_record(settings: Settings, name: str, alias: str | None, versi
     except Exception as exc:
         if mlflow_code(exc) in NOT_FOUND:
             raise ConfigError(f"model {full} has no version {number} (aliases: {known})") from exc
-        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {first_line(exc)}") from exc
+        raise ModelRegistryError(f"model registry {settings.registry_uri} failed: {error_summary(exc)}") from exc
     return {
         "name": full,
         "version": str(found.version),

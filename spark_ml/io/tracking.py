@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import Settings
-from spark_ml.errors import ConfigError, ModelRegistryError, first_line
+from spark_ml.errors import ConfigError, ModelRegistryError, error_summary
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -85,7 +85,7 @@ def experiment_id(settings: Settings) -> str:
             if again is not None:
                 return str(again.experiment_id)
         raise ModelRegistryError(
-            f"MLflow tracking store {settings.tracking_uri} is unreachable or unusable: {first_line(exc)}"
+            f"MLflow tracking store {settings.tracking_uri} is unreachable or unusable: {error_summary(exc)}"
         ) from exc
 
 
@@ -197,7 +197,7 @@ def run_record(settings: Settings, run_id: str) -> dict[str, Any]:
     except Exception as exc:
         if mlflow_code(exc) in NOT_FOUND:
             raise ConfigError(f"unknown MLflow run {run_id!r} in the tracking store {settings.tracking_uri}") from exc
-        raise ModelRegistryError(f"MLflow tracking store {settings.tracking_uri} failed: {first_line(exc)}") from exc
+        raise ModelRegistryError(f"MLflow tracking store {settings.tracking_uri} failed: {error_summary(exc)}") from exc
     return {
         "run_id": found.info.run_id,
         "tags": dict(found.data.tags),

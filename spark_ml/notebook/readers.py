@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from spark_ml.errors import EXIT_USAGE, ConfigError, SparkMLError
+from spark_ml.errors import EXIT_USAGE, ConfigError, SparkMLError, first_line
 from spark_ml.notebook.model import Cell, Magic, Notebook
 
 DATABRICKS_HEADER = "# Databricks notebook source"
@@ -112,8 +112,9 @@ def read_jupyter(path: Path) -> Notebook:
         # Validation problems are captured (not logged); Jupyter opens such files too.
         nb = nbformat.reads(text, as_version=4, capture_validation_error={})
     except Exception as exc:  # nbformat raises NotJSONError, ValueError, KeyError... on broken files
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise NotebookReadError(f"{path} is not a readable Jupyter notebook: {first}") from exc
+        raise NotebookReadError(
+            f"{path} is not a readable Jupyter notebook: {first_line(exc) or type(exc).__name__}"
+        ) from exc
     metadata = nb.get("metadata", {})
     language = str(
         metadata.get("language_info", {}).get("name") or metadata.get("kernelspec", {}).get("language") or "python"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_ml.errors import ConfigError
+from spark_ml.errors import ConfigError, first_line
 from spark_ml.notebook.readers import NotebookReadError, import_nbformat, is_databricks_source
 
 TEXT_MIMES = frozenset({"text/plain", "text/html", "text/markdown", "text/latex", "application/json"})
@@ -104,13 +104,13 @@ def run_notebook(path: Path, *, compare: bool = False, timeout: int = 600, kerne
         ) from exc
     except CellExecutionError as exc:
         failed = current.get("index", 0) + 1
-        return RunResult(str(path), code_cells, _since(started), failed, f"{exc.ename}: {_first_line(exc.evalue)}")
+        return RunResult(str(path), code_cells, _since(started), failed, f"{exc.ename}: {first_line(exc.evalue)}")
     except CellTimeoutError:
         failed = current.get("index", 0) + 1
         return RunResult(str(path), code_cells, _since(started), failed, f"timed out after {timeout} s")
     except DeadKernelError as exc:
         failed = current.get("index", 0) + 1
-        return RunResult(str(path), code_cells, _since(started), failed, f"the kernel died: {_first_line(str(exc))}")
+        return RunResult(str(path), code_cells, _since(started), failed, f"the kernel died: {first_line(str(exc))}")
     seconds = _since(started)
     shown = tuple(_text_of(c) for c in nb.cells if c.get("cell_type") == "code")
     if compare:
@@ -134,10 +134,6 @@ def _text_of(cell: Any) -> str:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
-
-
-def _first_line(text: str) -> str:
-    return (str(text).strip().splitlines() or [""])[0][:300]
 
 
 def first_difference(saved: list[Any], executed: list[Any]) -> tuple[int, str] | None:

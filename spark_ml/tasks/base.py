@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from spark_ml.config import ReferentialCheck, Settings, quarantine_table, redact
-from spark_ml.errors import EXIT_OK, DataLossError, SparkMLError, first_line
+from spark_ml.errors import EXIT_OK, DataLossError, SparkMLError, error_summary
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
 from spark_ml.provenance import manifest, runs
 from spark_ml.quality.checks import (
@@ -238,7 +238,7 @@ class TaskContext:
     def record_failure(self, exc: BaseException) -> int | None:
         """Append a `failed` manifest with the error's first line (secrets redacted)."""
         self.finished = True
-        error = redact(first_line(exc), self.settings.secret_values())
+        error = redact(error_summary(exc), self.settings.secret_values())
         return self._record("failed", datetime.now(timezone.utc), {}, getattr(exc, "exit_code", 1), error)
 
     def _record(

@@ -73,10 +73,3 @@ def _monthly(
     require_columns(built, ["year", "month"], f"the output of feature builder {found.builder.name!r}")
     # One task per month partition writes one file per month (instead of one per shuffle partition).
     return months, built.where(in_months(months)).repartition("year", "month")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("features", argv)

@@ -191,10 +191,3 @@ def record_files(ctx: TaskContext, logged: list[tuple[LandingFile, FileCount]]) 
     )
     frame = ctx.spark.createDataFrame(rows, schema).withColumn("ingested_at", F.lit(ctx.started_at))
     ctx.lakehouse.write(frame, ctx.settings.ops.ingested_files_table, mode="append")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("ingest", argv)

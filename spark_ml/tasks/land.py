@@ -6,7 +6,6 @@ From the command line it needs no Spark (and records no manifest); as a pipeline
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from spark_ml.config import Settings
@@ -30,9 +29,3 @@ def run(
         changed = sum(1 for line in lines if line.startswith("landed"))
         ctx.note(f"{changed} of {len(lines)} landing files written ({len(lines) - changed} unchanged)")
         return ctx.result({"files": len(lines), "changed": changed})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from spark_ml.cli.runner import task_main
-
-    return task_main("land-demo-data", argv)

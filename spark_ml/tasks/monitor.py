@@ -10,7 +10,6 @@ signal for a scheduler to retrain.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -124,10 +123,3 @@ def _write(
     ]
     frame = ctx.spark.createDataFrame(rows, SCHEMA).withColumn("monitored_at", F.lit(ctx.started_at))
     ctx.lakehouse.write(frame, ctx.settings.monitor.output, mode="overwrite", where=F.col(MONTH_COLUMN) == F.lit(month))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("monitor", argv)

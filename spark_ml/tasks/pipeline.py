@@ -142,10 +142,3 @@ def _report(ctx: TaskContext, results: Sequence[TaskResult], facts: dict[str, An
     title = f"spark-ml pipeline run {ctx.run_id[:12]} ({ctx.settings.project.name}, {ctx.settings.env}, {stamp})"
     page = render(title, results, images, facts)
     return tracking.save_report(ctx.settings, page, f"pipeline-{ctx.run_id[:12]}.html", ctx.run_id)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("pipeline", argv)

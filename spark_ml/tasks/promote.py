@@ -8,7 +8,6 @@ and written to the challenger version's description.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,10 +148,3 @@ def _log_decision(ctx: TaskContext, compared: Compared) -> None:
         if compared.champion_metrics is not None:
             mlflow.log_metrics(compared.champion_metrics.as_dict("champion_test_"))
         mlflow.log_text(compared.decision.text() + "\n", "decision.txt")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("promote", argv)

@@ -7,8 +7,6 @@ of the predictions table atomically (replaceWhere), so scoring a month twice lea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -67,10 +65,3 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
             f"{model_version.version} ('{sc.alias}', threshold {threshold:.2f})"
         )
         return ctx.result({"month": sc.month, "rows": written.rows, "model_version": model_version.version})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("score", argv)

@@ -6,7 +6,7 @@ check fails the task with nothing written to that table) and replaced in one Del
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -28,10 +28,3 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
         for source, target, build in steps:
             ctx.checked_write(build(ctx.lakehouse.read(source)), target, mode="overwrite")
         return ctx.result({"tables": len(steps)})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("silver", argv)

@@ -9,7 +9,6 @@ child run per candidate, and registers a new model version with the `challenger`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,10 +327,3 @@ def _requirements(estimator: str) -> list[str]:
                 reqs.append(f"{dist}=={installed}")
                 break
     return reqs
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point of earlier releases (jobs/ now call spark_ml.cli.run_task)."""
-    from spark_ml.cli.runner import task_main
-
-    return task_main("train", argv)

@@ -412,7 +412,7 @@ def _defaults() -> dict[str, str]:
 
 
 def _parse(task: str, parameters: list[str]) -> argparse.Namespace:
-    """Parse as the console script does (spark_ml.cli.runner.task_main); a usage error fails the test."""
+    """Parse as the console script does (spark_ml.cli.runner.run_task); a usage error fails the test."""
     parser = OneLineParser(prog=f"spark-ml {task}", parents=[common_parser()])
     add_task_arguments(parser, TASKS[task])
     try:

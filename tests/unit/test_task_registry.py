@@ -3,6 +3,7 @@ pipeline's steps and the Databricks bundle's entry points all agree with it. No 
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,8 @@ def test_every_console_script_target_resolves_to_its_task() -> None:
     for task in REGISTRY:
         entry = getattr(cli, task.entry_function)
         assert callable(entry)
-        assert entry.__doc__ is not None
-        assert f"spark-ml-{task.name}" in entry.__doc__
+        assert entry.__doc__ == f"Console script `spark-ml-{task.name}`."
+        assert f'sys.exit(run_task("{task.name}"))' in inspect.getsource(entry)
     with pytest.raises(AttributeError, match="no attribute 'trian'"):
         cli.trian  # noqa: B018 - a typo in setup.cfg must fail, not run something else
 
