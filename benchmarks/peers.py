@@ -118,12 +118,12 @@ def asof_part(spark: Any, lake: Any, sizes: Sequence[int], repeats: int) -> dict
     from tempo import TSDF
 
     from benchmarks import asof_designs
-    from spark_ml.features.flights import FLIGHT_KEY, WEATHER_COLUMNS
+    from spark_ml.features.flights import FLIGHT_ROW_KEY, WEATHER_COLUMNS
     from spark_ml.transforms.asof import asof_join
 
     weather = lake.read("silver.weather").select("origin", "time_hour", *WEATHER_COLUMNS).persist()
     weather_rows = weather.count()
-    out_columns = [*FLIGHT_KEY, "sched_dep_ts", *[f"origin_{c}" for c in WEATHER_COLUMNS]]
+    out_columns = [*FLIGHT_ROW_KEY, "sched_dep_ts", *[f"origin_{c}" for c in WEATHER_COLUMNS]]
     common = {
         "on": ["origin"],
         "left_time": "sched_dep_ts",
@@ -134,7 +134,7 @@ def asof_part(spark: Any, lake: Any, sizes: Sequence[int], repeats: int) -> dict
     }
     rows = []
     for size in sizes:
-        flights = replicated(lake.read("silver.flights"), size).select(*FLIGHT_KEY, "sched_dep_ts").persist()
+        flights = replicated(lake.read("silver.flights"), size).select(*FLIGHT_ROW_KEY, "sched_dep_ts").persist()
         n = flights.count()
 
         def tempo(frame: Any = flights, skip_nulls: bool = False) -> Any:
@@ -155,7 +155,7 @@ def asof_part(spark: Any, lake: Any, sizes: Sequence[int], repeats: int) -> dict
                 *out_columns
             ),
             "design-bucket-rank": lambda f=flights: asof_designs.bucket_rank(
-                f, weather, left_key=list(FLIGHT_KEY), **common
+                f, weather, left_key=list(FLIGHT_ROW_KEY), **common
             ).select(*out_columns),
         }
         ours = frames["spark-ml"]().persist()

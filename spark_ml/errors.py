@@ -29,6 +29,11 @@ class ConfigError(SparkMLError):
     exit_code = EXIT_USAGE
 
 
+class ParameterError(ConfigError):
+    """A function was given a parameter value it cannot use (a window of 0 days): exits 2 like the
+    configuration the value came from."""
+
+
 class TableNotFoundError(SparkMLError):
     """A logical table has no data yet at its location."""
 

@@ -23,8 +23,9 @@ from spark_ml.errors import ConfigError
 P = TypeVar("P", bound=BaseModel)
 Frames = Mapping[str, DataFrame]
 
-# Keys of `features` that only the flights builder reads (kept there for earlier configurations).
-FLIGHT_KEYS = tuple(
+# Keys of `features` that only the flights builder reads: they sit directly under `features` (not under
+# `features.params`) so that conf folders written for 0.1.0 load unchanged.
+FLIGHTS_ONLY_SETTINGS = tuple(
     name for name in FeatureSettings.model_fields if name not in ("builder", "output", "months", "params")
 )
 
@@ -69,7 +70,7 @@ def params_from(model: type[P]) -> Callable[[Settings], P]:
     The flights builder's own keys are errors here: they would be silently ignored."""
 
     def parameters(cfg: Settings) -> P:
-        stray = [k for k in FLIGHT_KEYS if k in cfg.features.model_fields_set]
+        stray = [k for k in FLIGHTS_ONLY_SETTINGS if k in cfg.features.model_fields_set]
         if stray:
             raise ConfigError(
                 f"'features.{stray[0]}' in {cfg.origin(f'features.{stray[0]}')} is a setting of the flights builder; "

@@ -8,23 +8,24 @@ as `flights` (the default `features.builder`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_ml.config import FeatureSettings, Settings
 from spark_ml.errors import ConfigError
-from spark_ml.features.builder import FLIGHT_KEYS, FeatureBuilder, Frames, MonthlyRebuild
+from spark_ml.features.builder import FLIGHTS_ONLY_SETTINGS, FeatureBuilder, Frames, MonthlyRebuild
 from spark_ml.transforms.asof import asof_join
 from spark_ml.transforms.frames import dedupe_latest, require_columns
 from spark_ml.transforms.rolling import with_mean_before
 from spark_ml.transforms.time import hhmm_minutes, local_timestamp
 
-FLIGHT_KEY = ("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time")
+FLIGHT_ROW_KEY = ("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time")
 WEATHER_COLUMNS = ("temp", "wind_speed", "precip", "visib")
 
 SILVER_FLIGHT_COLUMNS = (
-    *FLIGHT_KEY,
+    *FLIGHT_ROW_KEY,
     "flight_date",
     "dest",
     "tailnum",
@@ -42,27 +43,6 @@ SILVER_FLIGHT_COLUMNS = (
     "arr_ts",
     "cancelled",
     "source_file",
-)
-
-FEATURE_COLUMNS = (
-    *FLIGHT_KEY,
-    "flight_date",
-    "sched_dep_ts",
-    "dest",
-    "dep_hour",
-    "day_of_week",
-    "distance",
-    "plane_age",
-    "seats",
-    "engine",
-    "origin_temp",
-    "origin_wind_speed",
-    "origin_precip",
-    "origin_visib",
-    "carrier_delay_rate_7d",
-    "route_delay_rate_28d",
-    "origin_mean_dep_delay_7d",
-    "is_delayed",
 )
 
 
@@ -85,7 +65,7 @@ def silver_flights(bronze: DataFrame, zone: str) -> DataFrame:
     23:59 schedule is the next day); an arrival clock time earlier than its departure's rolls to
     the next day. Arrival clocks are read in the origin's zone, as the data is local to New York.
     """
-    require_columns(bronze, [*FLIGHT_KEY, "dep_time", "dep_delay", "arr_time", "sched_arr_time"], "bronze.flights")
+    require_columns(bronze, [*FLIGHT_ROW_KEY, "dep_time", "dep_delay", "arr_time", "sched_arr_time"], "bronze.flights")
     sched_min = hhmm_minutes("sched_dep_time")
     dep_min = hhmm_minutes("dep_time")
     sched_arr_min = hhmm_minutes("sched_arr_time")
@@ -93,7 +73,7 @@ def silver_flights(bronze: DataFrame, zone: str) -> DataFrame:
     dep_offset = F.coalesce(_day_offset(sched_min + F.col("dep_delay"), dep_min), F.lit(0))
     date = F.col("flight_date")
     typed = (
-        dedupe_latest(bronze, FLIGHT_KEY, _latest_first())
+        dedupe_latest(bronze, FLIGHT_ROW_KEY, _latest_first())
         .withColumn("flight_date", F.make_date("year", "month", "day"))
         .withColumn("sched_dep_ts", local_timestamp(date, "sched_dep_time", zone))
         .withColumn("dep_ts", local_timestamp(date, "dep_time", zone, dep_offset))
@@ -142,6 +122,21 @@ def silver_airlines(bronze: DataFrame) -> DataFrame:
     return dedupe_latest(bronze, ["carrier"], _latest_first()).select("carrier", "name")
 
 
+# The point-in-time history features: column stem -> the `features` key holding its window in days.
+HISTORY_WINDOWS = {
+    "carrier_delay_rate": "carrier_window_days",
+    "route_delay_rate": "route_window_days",
+    "origin_mean_dep_delay": "origin_window_days",
+}
+HISTORY_COLUMN = re.compile(rf"^({'|'.join(HISTORY_WINDOWS)})_(\d+)d$")
+
+
+def history_columns(params: FeatureSettings) -> dict[str, str]:
+    """Each history feature's column, named by its configured window: `carrier_delay_rate_7d` for
+    `carrier_window_days: 7` (the defaults give carrier 7d, route 28d, origin 7d)."""
+    return {stem: f"{stem}_{getattr(params, key)}d" for stem, key in HISTORY_WINDOWS.items()}
+
+
 def history_days(params: FeatureSettings) -> int:
     """How many days before the first target day the history features need."""
     return max(params.carrier_window_days, params.route_window_days, params.origin_window_days)
@@ -156,11 +151,12 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
     """
     threshold = params.delay_threshold_minutes
     delayed = F.when(F.col("arr_delay").isNotNull(), (F.col("arr_delay") > threshold).cast("int"))
+    names = history_columns(params)
     with_history = (
         flights.withColumn("__delayed", delayed)
         .transform(
             with_mean_before,
-            "carrier_delay_rate_7d",
+            names["carrier_delay_rate"],
             by=["carrier"],
             date="flight_date",
             value="__delayed",
@@ -168,7 +164,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
         )
         .transform(
             with_mean_before,
-            "route_delay_rate_28d",
+            names["route_delay_rate"],
             by=["origin", "dest"],
             date="flight_date",
             value="__delayed",
@@ -176,7 +172,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
         )
         .transform(
             with_mean_before,
-            "origin_mean_dep_delay_7d",
+            names["origin_mean_dep_delay"],
             by=["origin"],
             date="flight_date",
             value="dep_delay",
@@ -202,7 +198,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
     )
     joined = with_weather.join(plane, on=F.col("tailnum") == F.col("__tailnum"), how="left")
     return joined.select(
-        *FLIGHT_KEY,
+        *FLIGHT_ROW_KEY,
         "flight_date",
         "sched_dep_ts",
         "dest",
@@ -213,9 +209,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
         "seats",
         "engine",
         *[F.col(f"origin_{c}") for c in WEATHER_COLUMNS],
-        "carrier_delay_rate_7d",
-        "route_delay_rate_28d",
-        "origin_mean_dep_delay_7d",
+        *names.values(),
         F.col("is_delayed").cast("int").alias("is_delayed"),
     )
 
@@ -228,8 +222,19 @@ def flight_parameters(cfg: Settings) -> FeatureSettings:
     if cfg.features.params:
         raise ConfigError(
             f"'features.params' in {cfg.origin('features.params')}: the flights builder takes no params; its "
-            f"settings are the keys {', '.join(FLIGHT_KEYS)} of 'features'"
+            f"settings are the keys {', '.join(FLIGHTS_ONLY_SETTINGS)} of 'features'"
         )
+    built = history_columns(cfg.features)
+    train = cfg.train
+    for column in (*train.numeric, *train.categorical) if train else ():
+        match = HISTORY_COLUMN.match(column)
+        if match and built[match.group(1)] != column:
+            key = HISTORY_WINDOWS[match.group(1)]
+            raise ConfigError(
+                f"train feature {column!r} ({cfg.origin('train')}) is not built: features.{key} is "
+                f"{getattr(cfg.features, key)} ({cfg.origin('features.' + key)}), so the column is "
+                f"{built[match.group(1)]!r}; name it so in train.numeric and quality.yml, or set the window back"
+            )
     return cfg.features
 
 

@@ -31,7 +31,8 @@ from spark_ml.ml.training import (
 from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.versions import __version__
 
-SCORE = "__p1"
+# The evaluation frames' column holding the model's probability of class 1.
+POSITIVE_PROBABILITY_COLUMN = "__p1"
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,10 @@ def _evaluate(
     prior = counts["train"].positives / counts["train"].rows
     val_scored, test_scored = _score(selection.selected, validation), _score(selection.model, test)
     try:
-        val = evaluate(val_scored, LABEL, SCORE, calibration_bins=bins)
-        test_metrics = evaluate(test_scored, LABEL, SCORE, threshold=val.threshold, calibration_bins=bins)
+        val = evaluate(val_scored, LABEL, POSITIVE_PROBABILITY_COLUMN, calibration_bins=bins)
+        test_metrics = evaluate(
+            test_scored, LABEL, POSITIVE_PROBABILITY_COLUMN, threshold=val.threshold, calibration_bins=bins
+        )
     finally:
         val_scored.unpersist()
         test_scored.unpersist()
@@ -181,7 +184,7 @@ def _evaluate(
 
 def _score(model: Any, frame: DataFrame) -> DataFrame:
     """Label and model probability of class 1; cached (two columns of one window)."""
-    scored: DataFrame = model.transform(frame).select(LABEL, positive_probability().alias(SCORE))
+    scored: DataFrame = model.transform(frame).select(LABEL, positive_probability().alias(POSITIVE_PROBABILITY_COLUMN))
     return scored.persist()
 
 

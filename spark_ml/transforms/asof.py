@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_ml.errors import SchemaMismatchError
+from spark_ml.errors import ParameterError
 from spark_ml.transforms.frames import require_columns
 
 MICROS = 1_000_000
@@ -45,7 +45,10 @@ def asof_join(
     to one or two.
     """
     if tolerance_seconds < 0 or bucket_seconds <= 0:
-        raise SchemaMismatchError("asof_join needs tolerance_seconds >= 0 and bucket_seconds > 0")
+        raise ParameterError(
+            "asof_join needs tolerance_seconds >= 0 and bucket_seconds > 0, "
+            f"got {tolerance_seconds} and {bucket_seconds}"
+        )
     require_columns(left, [*on, left_time], "asof_join left side")
     require_columns(right, [*on, right_time, *columns], "asof_join right side")
     keys = [f"__asof_k{i}" for i in range(len(on))]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_ml.errors import SchemaMismatchError
+from spark_ml.errors import ParameterError
 from spark_ml.transforms.frames import require_columns
 
 
@@ -28,7 +28,7 @@ def with_mean_before(
     numbers, then joins back: one shuffle per key set, whatever the number of rows per day.
     """
     if days < 1:
-        raise SchemaMismatchError(f"with_mean_before needs days >= 1, got {days}")
+        raise ParameterError(f"with_mean_before needs days >= 1, got {days}")
     require_columns(df, [*by, date, value], "with_mean_before input")
     day = "__day"
     daily = (

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import FeatureSettings
 from spark_ml.errors import ConfigError
-from spark_ml.features.flights import FLIGHT_KEY, flight_features
+from spark_ml.features.flights import FLIGHT_ROW_KEY, flight_features
 from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import features
 from tests.helpers import checksum
@@ -148,8 +148,8 @@ def test_nothing_at_or_after_the_cutoff_reaches_the_features(inputs: Inputs, kno
 
 def _changed(before: DataFrame, after: DataFrame, column: str) -> DataFrame:
     """Flights of D whose `column` differs (null-safe) between two builds, with both values."""
-    joined = before.select(*FLIGHT_KEY, "carrier", F.col(column).alias("old")).join(
-        after.select(*FLIGHT_KEY, F.col(column).alias("new")), on=list(FLIGHT_KEY), how="inner"
+    joined = before.select(*FLIGHT_ROW_KEY, "carrier", F.col(column).alias("old")).join(
+        after.select(*FLIGHT_ROW_KEY, F.col(column).alias("new")), on=list(FLIGHT_ROW_KEY), how="inner"
     )
     return joined.where(~F.col("old").eqNullSafe(F.col("new")))
 
@@ -184,6 +184,21 @@ def test_outcomes_eight_days_before_move_only_the_28_day_route_rate(inputs: Inpu
     assert _changed(known, moved, "origin_mean_dep_delay_7d").count() == 0
 
 
+def test_a_configured_window_names_its_column_and_reaches_that_far_back(inputs: Inputs, known: DataFrame) -> None:
+    nine_days = Inputs(
+        inputs.flights, inputs.weather, inputs.planes, inputs.params.model_copy(update={"carrier_window_days": 9})
+    )
+    eight = F.col("flight_date") == F.lit(DAY - dt.timedelta(days=8))
+    late = inputs.flights.withColumn("arr_delay", F.when(eight, F.lit(500)).otherwise(F.col("arr_delay")))
+    wide, wide_late = nine_days.features(), nine_days.features(late)
+    assert "carrier_delay_rate_9d" in wide.columns
+    assert "carrier_delay_rate_7d" not in wide.columns
+    assert {"route_delay_rate_28d", "origin_mean_dep_delay_7d"} <= set(wide.columns)
+    # D-8 is inside a 9-day window: its outcomes now move the carrier rate (they do not at 7 days)
+    assert _changed(wide, wide_late, "carrier_delay_rate_9d").count() > 0
+    assert _changed(known, inputs.features(late), "carrier_delay_rate_7d").count() == 0
+
+
 def test_weather_before_departure_moves_the_weather_features(inputs: Inputs, known: DataFrame) -> None:
     # every observation of D up to the cut-off gets an impossible temperature
     start = F.to_utc_timestamp(F.lit("2013-06-12 00:00:00").cast("timestamp"), ZONE)
@@ -201,7 +216,7 @@ def test_weather_before_departure_moves_the_weather_features(inputs: Inputs, kno
 def test_a_planes_year_moves_its_flights_age(inputs: Inputs, known: DataFrame) -> None:
     tail = (
         known.where(F.col("plane_age").isNotNull())
-        .join(inputs.flights.select(*FLIGHT_KEY, "tailnum"), on=list(FLIGHT_KEY))
+        .join(inputs.flights.select(*FLIGHT_ROW_KEY, "tailnum"), on=list(FLIGHT_ROW_KEY))
         .select("tailnum")
         .first()
     )

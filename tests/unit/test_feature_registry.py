@@ -89,6 +89,21 @@ def test_the_flights_builder_takes_no_params() -> None:
         registry.resolve(cfg)
 
 
+def test_a_history_feature_named_for_another_window_than_configured_is_an_error() -> None:
+    cfg = load_settings("local", CONF, ["features.carrier_window_days=14"])
+    with pytest.raises(
+        ConfigError,
+        match=r"train feature 'carrier_delay_rate_7d' .*features.carrier_window_days is 14 \(--set "
+        r"features.carrier_window_days\), so the column is 'carrier_delay_rate_14d'",
+    ):
+        registry.resolve(cfg)
+    renamed = [
+        "features.carrier_window_days=14",
+        "train.numeric=[dep_hour, carrier_delay_rate_14d, route_delay_rate_28d, origin_mean_dep_delay_7d]",
+    ]
+    assert registry.resolve(load_settings("local", CONF, renamed)).params.carrier_window_days == 14
+
+
 @pytest.mark.usefixtures("visits")
 def test_a_builders_params_are_validated_by_its_model(conf: Path) -> None:
     found = registry.resolve(settings(conf))

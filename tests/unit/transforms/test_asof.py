@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from spark_ml.errors import SchemaMismatchError
+from spark_ml.errors import ConfigError, ParameterError, SchemaMismatchError
 from spark_ml.transforms.asof import asof_join
 
 
@@ -137,6 +137,19 @@ def test_asof_join_names_missing_columns(spark: SparkSession, weather) -> None: 
             tolerance_seconds=3600,
             columns=["temp"],
         )
+
+
+@pytest.mark.parametrize(("tolerance", "bucket"), [(-1, 3600), (3600, 0)])
+def test_asof_join_refuses_a_negative_tolerance_or_an_empty_bucket(
+    spark: SparkSession, weather, tolerance: int, bucket: int
+) -> None:  # type: ignore[no-untyped-def]
+    flights = spark.createDataFrame([(1, "EWR", t(6))], "id INT, origin STRING, dep TIMESTAMP")
+    with pytest.raises(
+        ParameterError,
+        match=rf"asof_join needs tolerance_seconds >= 0 and bucket_seconds > 0, got {tolerance} and {bucket}",
+    ) as raised:
+        origin_temp(flights, weather, tolerance, bucket)
+    assert isinstance(raised.value, ConfigError)  # exits 2, like the configuration the value came from
 
 
 def test_asof_join_measures_the_tolerance_in_elapsed_time_across_dst(spark: SparkSession) -> None:

@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from spark_ml.errors import SchemaMismatchError
+from spark_ml.errors import ParameterError, SchemaMismatchError
 from spark_ml.transforms.rolling import with_mean_before
 
 
@@ -68,7 +68,7 @@ def test_empty_input_and_bad_arguments(spark: SparkSession) -> None:
     out = empty.transform(with_mean_before, "m", by=["k"], date="day", value="v", days=3)
     assert out.columns == ["k", "day", "v", "m"]
     assert out.count() == 0
-    with pytest.raises(SchemaMismatchError, match=r"needs days >= 1, got 0"):
+    with pytest.raises(ParameterError, match=r"needs days >= 1, got 0"):
         with_mean_before(empty, "m", by=["k"], date="day", value="v", days=0)
     with pytest.raises(SchemaMismatchError, match=r"missing column.*nope"):
         with_mean_before(empty, "m", by=["nope"], date="day", value="v", days=3)
