@@ -1,9 +1,9 @@
 """`spark-ml reproduce <mlflow_run_id>`: re-train a recorded training run and compare its metrics.
 
 The configuration is the one recorded in the run's manifest (the JSON artifact on the MLflow run,
-else its row in the runs table, else the `evaluation/config.yml` artifact of older runs) and the
-training table is read at the exact Delta version the run read (time travel), so later appends or
-overwrites of the table change nothing. What describes *this* process is taken from the current
+else its row in the runs table, else the `evaluation/config.yml` artifact, which is all a run
+recorded by spark-ml 0.1.0 holds) and the training table is read at the exact Delta version the
+run read (time travel), so later appends or overwrites of the table change nothing. What describes *this* process is taken from the current
 environment: `spark` and `logging`, the MLflow store (where the original was found and the
 reproduction is logged) and secret values, which are masked in the record. The reproduction is a
 new MLflow run tagged `spark_ml.reproduction_of=<original>`; it registers no model version unless
