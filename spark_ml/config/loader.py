@@ -25,12 +25,12 @@ import yaml
 from pydantic import ValidationError
 
 from spark_ml.config.checks import quarantine_table
+from spark_ml.config.interpolation import interpolate
 from spark_ml.config.messages import format_validation, source_of, suggest
 from spark_ml.config.schema import MonitorSettings, OpsSettings, Settings, table_references
 from spark_ml.config.training import SINGLE_MODEL_KEYS
 from spark_ml.errors import ConfigError
 
-ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Mappings that belong to one choice (the estimator's parameters and grid): a later layer that sets
 # them replaces them whole, since merging one estimator's parameters into another's is an error.
 REPLACED_WHOLE = frozenset({"train.params", "train.grid"})
@@ -95,7 +95,7 @@ def load_settings(
         _set_path(layered, _path(key), value, f"--set {key}")
     _check_model_choice(layered)
     layered.data["env"] = env
-    resolved = _interpolate(layered.data, layered.origin, os.environ if environ is None else environ, "")
+    resolved = interpolate(layered.data, layered.origin, os.environ if environ is None else environ)
     resolved = _with_operational_tables(_absolute_root(resolved))
     try:
         settings = Settings.model_validate(resolved)
@@ -195,33 +195,6 @@ def _merge_into(layered: _Layered, node: dict[str, Any], incoming: Mapping[str, 
             continue
         node[key] = value
         layered.record(dotted, value, source)
-
-
-def _interpolate(value: Any, origins: Mapping[str, str], environ: Mapping[str, str], dotted: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _interpolate(v, origins, environ, f"{dotted}.{k}" if dotted else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, origins, environ, dotted) for v in value]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(
-            f"environment variable {name} is not set (needed by '{dotted}' in {source_of(origins, dotted)})"
-        )
-
-    out = ENV_PATTERN.sub(replace, value)
-    if "${" in out:
-        raise ConfigError(
-            f"unsupported interpolation in '{dotted}' ({source_of(origins, dotted)}): "
-            "only ${env:NAME} and ${env:NAME:-default} are supported"
-        )
-    return out
 
 
 def _with_operational_tables(data: dict[str, Any]) -> dict[str, Any]:
