@@ -24,10 +24,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from spark_ml.config.checks import quarantine_table
+from spark_ml.config.consistency import check_quarantines, check_references
+from spark_ml.config.defaults import absolute_root, with_operational_tables
 from spark_ml.config.interpolation import interpolate
-from spark_ml.config.messages import format_validation, source_of, suggest
-from spark_ml.config.schema import MonitorSettings, OpsSettings, Settings, table_references
+from spark_ml.config.messages import format_validation, source_of
+from spark_ml.config.schema import Settings
 from spark_ml.config.training import SINGLE_MODEL_KEYS
 from spark_ml.errors import ConfigError
 
@@ -96,14 +97,14 @@ def load_settings(
     _check_model_choice(layered)
     layered.data["env"] = env
     resolved = interpolate(layered.data, layered.origin, os.environ if environ is None else environ)
-    resolved = _with_operational_tables(_absolute_root(resolved))
+    resolved = with_operational_tables(absolute_root(resolved))
     try:
         settings = Settings.model_validate(resolved)
     except ValidationError as exc:
         raise ConfigError(format_validation(exc, layered.origin, Settings)) from None
     settings.remember_origins(layered.origin)
-    _check_references(settings, layered)
-    _check_quarantines(settings, layered)
+    check_references(settings, layered.origin, configured_features="features" in layered.data)
+    check_quarantines(settings, layered.origin)
     return settings
 
 
@@ -195,72 +196,3 @@ def _merge_into(layered: _Layered, node: dict[str, Any], incoming: Mapping[str, 
             continue
         node[key] = value
         layered.record(dotted, value, source)
-
-
-def _with_operational_tables(data: dict[str, Any]) -> dict[str, Any]:
-    """Declare the operational tables (run manifests, data quality, ingested files, monitoring)
-    when a conf leaves them out."""
-    ops: dict[str, Any] = data["ops"] if isinstance(data.get("ops"), dict) else {}
-    monitor: dict[str, Any] = data["monitor"] if isinstance(data.get("monitor"), dict) else {}
-    tables = data.get("tables")
-    if tables is not None and not isinstance(tables, dict):
-        return data
-    tables = dict(tables or {})
-    defaults = OpsSettings()
-    quality = data.get("quality") if isinstance(data.get("quality"), dict) else {}
-    for name, checks in (quality or {}).items():
-        if isinstance(checks, list) and any(isinstance(c, dict) and c.get("severity") == "quarantine" for c in checks):
-            tables.setdefault(quarantine_table(name), {"description": f"rows of {name} a quality check set aside"})
-    for name in (
-        ops.get("runs_table", defaults.runs_table),
-        ops.get("quality_table", defaults.quality_table),
-        ops.get("ingested_files_table", defaults.ingested_files_table),
-        monitor.get("output", MonitorSettings().output),
-    ):
-        if isinstance(name, str):
-            tables.setdefault(name, {})
-    return {**data, "tables": tables}
-
-
-def _absolute_root(data: dict[str, Any]) -> dict[str, Any]:
-    lakehouse = data.get("lakehouse")
-    if isinstance(lakehouse, dict) and isinstance(lakehouse.get("root"), str):
-        root = lakehouse["root"]
-        if "://" not in root and not root.startswith(("/", "dbfs:")):
-            lakehouse = {**lakehouse, "root": os.path.abspath(root)}
-            data = {**data, "lakehouse": lakehouse}
-    return data
-
-
-def _check_quarantines(settings: Settings, layered: _Layered) -> None:
-    """A quality quarantine of `<table>` writes `<table>_quarantine`: it must not be an ingest source's
-    own quarantine table (that one holds raw lines)."""
-    ingest = {spec.quarantine: name for name, spec in settings.ingest.sources.items()}
-    for table, checks in settings.quality.items():
-        target = quarantine_table(table)
-        if any(c.severity == "quarantine" for c in checks) and target in ingest:
-            where = source_of(layered.origin, f"quality.{table}")
-            raise ConfigError(
-                f"quality.{table} in {where} quarantines rows to {target}, which is the ingest quarantine of "
-                f"source '{ingest[target]}': check that table at silver or later"
-            )
-
-
-def _check_references(settings: Settings, layered: _Layered) -> None:
-    for dotted, table in table_references(settings, "features" in layered.data):
-        if table not in settings.tables:
-            raise ConfigError(
-                f"unknown table {table!r} at '{dotted}' in {source_of(layered.origin, dotted)}"
-                f"{suggest(table, settings.tables)} (tables are declared under 'tables:')"
-            )
-    for name, spec in settings.tables.items():
-        if spec.location is None:
-            continue
-        location = spec.location
-        normalized = os.path.normpath(location)
-        if location.startswith("/") or "://" in location or normalized == ".." or normalized.startswith("../"):
-            dotted = f"tables.{name}.location"
-            raise ConfigError(
-                f"table location {location!r} at '{dotted}' in {source_of(layered.origin, dotted)} is outside the "
-                "lakehouse root: use a relative path inside lakehouse.root"
-            )
