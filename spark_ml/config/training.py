@@ -3,7 +3,7 @@
 The model is chosen among `train.candidates`, a list of estimators, each with its params, an
 optional grid and (xgboost only) early stopping on the validation window. The older single
 `train.estimator` / `train.params` / `train.grid` keys still work: they are a one-candidate list.
-A layer gives one or the other (see the loader for how a later layer replaces an earlier choice).
+A layer gives one or the other (model_choice.py: how a later layer replaces an earlier choice).
 """
 
 from __future__ import annotations
