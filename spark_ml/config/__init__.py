@@ -1,12 +1,18 @@
 """Configuration: conf/ layers -> one frozen, typed `Settings`. No pyspark import here.
 
-    schema.py    the settings models, one per section of conf/*.yml
-    training.py  the train: section (columns, split, candidate models)
-    checks.py    the data-quality DSL (quality: and ingest row rules)
-    layout.py    derived deployment layout: table addresses (TableRef), MLflow stores, staging
-    loader.py    layers, --set overrides, ${env:} interpolation, origin tracking
-    messages.py  error messages naming the file, the key and the closest valid name
-    secrets.py   the mask and redaction of secret values
+    loader.py        load_settings: the steps below in order, and the shipped conf/ folder
+    layers.py        base, env and --set layers read (yaml.safe_load) and merged, each key's origin
+    model_choice.py  train.candidates vs the single train.estimator across layers
+    interpolation.py ${env:NAME} and ${env:NAME:-default}
+    defaults.py      what a conf leaves implicit: operational tables, an absolute lakehouse root
+    consistency.py   checks across sections: declared tables, locations inside the root, quarantines
+    schema.py        the settings models, one per section of conf/*.yml
+    base.py          the base model and the constrained value types
+    training.py      the train: section (columns, split, candidate models)
+    checks.py        the data-quality DSL (quality: and ingest row rules)
+    layout.py        derived deployment layout: table addresses (TableRef), MLflow stores, staging
+    messages.py      error messages naming the file, the key and the closest valid name
+    secrets.py       the mask and redaction of secret values
 
 May import: spark_ml.errors, pydantic, PyYAML.
 """
@@ -26,8 +32,9 @@ from spark_ml.config.checks import (
     UniqueCheck,
     quarantine_table,
 )
+from spark_ml.config.layers import flatten
 from spark_ml.config.layout import Layout, TableRef
-from spark_ml.config.loader import default_conf_dir, flatten, load_settings
+from spark_ml.config.loader import default_conf_dir, load_settings
 from spark_ml.config.schema import (
     FeatureSettings,
     IngestSettings,

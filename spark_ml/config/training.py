@@ -3,8 +3,8 @@
 The model is chosen among `train.candidates`, a list of estimators, each with its params, an
 optional grid and (xgboost only) early stopping on the validation window. The single-estimator
 keys `train.estimator` / `train.params` / `train.grid` (the form of 0.1.0's conf folders) are a
-one-candidate list.
-A layer gives one or the other (see the loader for how a later layer replaces an earlier choice).
+one-candidate list. A layer gives one or the other (model_choice.py: how a later layer replaces an
+earlier choice).
 """
 
 from __future__ import annotations

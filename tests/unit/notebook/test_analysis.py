@@ -92,7 +92,7 @@ def test_duplicate_of_a_function_in_the_real_spark_ml_package() -> None:
     source = inspect.getsource(flatten)
     found = check("import collections", source)
     assert [(f.rule, f.cell) for f in found if f.rule == "NB402"] == [("NB402", 2)]
-    assert "duplicates spark_ml.config.loader.flatten" in next(f.message for f in found if f.rule == "NB402")
+    assert "duplicates spark_ml.config.layers.flatten" in next(f.message for f in found if f.rule == "NB402")
     changed = source.replace('f"{prefix}{key}"', 'f"{prefix}{key}_"')
     assert changed != source
     assert [f for f in check(changed) if f.rule == "NB402"] == []
