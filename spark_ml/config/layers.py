@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from spark_ml.config.model_choice import replace_model_choice
-from spark_ml.errors import ConfigError
+from spark_ml.errors import ConfigError, first_line
 
 # Mappings that belong to one choice (the estimator's parameters and grid): a later layer that sets
 # them replaces them whole, since merging one estimator's parameters into another's is an error.
@@ -86,7 +86,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"malformed YAML in {path}{where}: {problem}") from None
     if data is None:
         return {}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from spark_ml import __version__
+from spark_ml.versions import __version__
 from spark_ml.notebook.model import Finding
 from spark_ml.notebook.rules import RULES
 
