@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import configparser
 import functools
 from importlib import metadata
+from pathlib import Path
 
-__version__ = "0.1.0"  # the package version: the only place it is written
+
+def _own_version() -> str:
+    """The version of the installed distribution (written once, in setup.cfg); in a checkout that is
+    imported without being installed (a Databricks Git folder on sys.path), setup.cfg's value."""
+    installed = dist_version("spark-ml")
+    if installed is not None:
+        return installed
+    setup_cfg = configparser.ConfigParser()
+    setup_cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    return setup_cfg.get("metadata", "version", fallback="0+unknown")
 
 
 def dist_version(*names: str) -> str | None:
@@ -27,3 +38,6 @@ def versions() -> dict[str, str | None]:
         "delta": dist_version("delta-spark"),
         "mlflow": dist_version("mlflow", "mlflow-skinny"),
     }
+
+
+__version__ = _own_version()

@@ -1,14 +1,11 @@
-"""What produced a result: package, git commit and library versions of this process."""
+"""What produced a result: the git commit of the checkout this process runs from (the versions of
+the package and its libraries are in spark_ml.versions)."""
 
 from __future__ import annotations
 
 import functools
 import subprocess
 from pathlib import Path
-
-from spark_ml.versions import dist_version, versions
-
-__all__ = ["dist_version", "git_commit", "versions"]
 
 
 @functools.cache

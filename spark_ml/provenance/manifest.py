@@ -18,7 +18,8 @@ from typing import Any
 
 from spark_ml.config import Settings
 from spark_ml.io.delta import TableRead, TableWrite
-from spark_ml.provenance.code import git_commit, versions
+from spark_ml.provenance.code import git_commit
+from spark_ml.versions import versions
 
 ARTIFACT = "spark_ml/manifest.json"
 

@@ -2,12 +2,12 @@
 
 The configuration is the one recorded in the run's manifest (the JSON artifact on the MLflow run,
 else its row in the runs table, else the `evaluation/config.yml` artifact, which is all a run
-recorded by spark-ml 0.1.0 holds) and the training table is read at the exact Delta version the
-run read (time travel), so later appends or overwrites of the table change nothing. What describes *this* process is taken from the current
-environment: `spark` and `logging`, the MLflow store (where the original was found and the
-reproduction is logged) and secret values, which are masked in the record. The reproduction is a
-new MLflow run tagged `spark_ml.reproduction_of=<original>`; it registers no model version unless
-asked, so the registry's aliases stay as they are.
+recorded by spark-ml 0.1.0 holds) and the training table is read at the exact Delta version the run
+read (time travel), so later appends or overwrites of the table change nothing. What describes
+*this* process is taken from the current environment: `spark` and `logging`, the MLflow store (where
+the original was found and the reproduction is logged) and secret values, which are masked in the
+record. The reproduction is a new MLflow run tagged `spark_ml.reproduction_of=<original>`; it
+registers no model version unless asked, so the registry's aliases stay as they are.
 
 Metrics must be equal for the deterministic trainers (logistic regression, and the tree ensembles
 with their fixed seed on the same data), to `EXACT` = 1e-12: the model is the same, but Spark's
@@ -36,7 +36,8 @@ from spark_ml.errors import ConfigError, ReproducibilityError
 from spark_ml.io import tracking
 from spark_ml.io.delta import Lakehouse
 from spark_ml.provenance import runs
-from spark_ml.provenance.code import git_commit, versions
+from spark_ml.provenance.code import git_commit
+from spark_ml.versions import versions
 
 
 class TrainResult(Protocol):

@@ -209,7 +209,8 @@ def log_training(ctx: TaskContext, tc: TrainSettings, trained: Trained) -> Logge
     import mlflow
 
     from spark_ml.io import models, tracking
-    from spark_ml.provenance.code import git_commit, versions
+    from spark_ml.provenance.code import git_commit
+    from spark_ml.versions import versions
 
     cfg = ctx.settings
     tags = {
@@ -319,7 +320,7 @@ def _signature(tc: TrainSettings) -> Any:
 
 
 def _requirements(estimator: str) -> list[str]:
-    from spark_ml.provenance.code import dist_version, versions
+    from spark_ml.versions import dist_version, versions
 
     found = versions()
     reqs = [f"pyspark=={found['pyspark']}", f"mlflow=={found['mlflow']}"]

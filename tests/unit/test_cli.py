@@ -76,3 +76,33 @@ def test_console_script_runs_from_the_installed_package(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr == "spark-ml config: error: unknown key 'nonexistent.key' in --set nonexistent.key\n"
+
+
+def test_the_version_is_written_once_and_everything_reports_it(capsys: pytest.CaptureFixture[str]) -> None:
+    import configparser
+    import re
+    from importlib import metadata
+
+    from spark_ml import __version__
+    from tests.helpers import REPO
+
+    setup_cfg = configparser.ConfigParser()
+    setup_cfg.read(REPO / "setup.cfg")
+    written = setup_cfg.get("metadata", "version")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", written), f"setup.cfg's version {written!r} is a literal release"
+    assert metadata.version("spark-ml") == written, "the installed metadata is stale: run make install"
+    assert __version__ == written
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"spark-ml {written}\n"
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", (REPO / "CHANGELOG.md").read_text(), re.M)
+    assert releases[0] == written, "CHANGELOG.md's newest release is the version"
+    assert releases == sorted(releases, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+
+
+def test_a_checkout_imported_without_being_installed_reads_setup_cfg(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spark_ml import versions
+
+    monkeypatch.setattr(versions, "dist_version", lambda *names: None)
+    assert versions._own_version() == versions.__version__
