@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -113,3 +113,13 @@ def configure_logging(
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)  # Python warnings (deprecations, library hints) become log records
+
+
+def text_table(rows: Iterable[Sequence[str]], header: Sequence[str] = (), indent: str = "") -> list[str]:
+    """Rows (and a header, when given) as left-aligned columns two spaces apart, trailing spaces
+    cut: how commands print a table on the console."""
+    lines = [list(header), *map(list, rows)] if header else [list(r) for r in rows]
+    if not lines:
+        return []
+    widths = [max(len(line[i]) for line in lines if i < len(line)) for i in range(max(map(len, lines)))]
+    return [(indent + "  ".join(c.ljust(widths[i]) for i, c in enumerate(line))).rstrip() for line in lines]

@@ -31,6 +31,7 @@ from spark_ml.cli.runner import (
     settings_from,
 )
 from spark_ml.errors import ConfigError
+from spark_ml.logs import text_table
 from spark_ml.notebook import cli as notebook_cli
 from spark_ml.tasks import TASKS
 from spark_ml.versions import __version__
@@ -116,9 +117,8 @@ def _new(args: argparse.Namespace) -> int:
 
     written = new_usecase(args.name, Path(args.into))
     print(f"use case {args.name!r} written into {Path(args.into).resolve()}:")
-    width = max(len(str(item.path)) for item in written)
-    for item in written:
-        print(f"  {str(item.path).ljust(width)}  {'(edited) ' if item.edited else ''}{item.what}")
+    rows = [(str(item.path), f"{'(edited) ' if item.edited else ''}{item.what}") for item in written]
+    print("\n".join(text_table(rows, indent="  ")))
     print("next, at the checkout's root:")
     print("\n".join(next_steps(args.name)))
     return 0

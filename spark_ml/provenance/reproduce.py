@@ -35,6 +35,7 @@ from spark_ml.config import MASK, Settings
 from spark_ml.errors import ConfigError, ReproducibilityError
 from spark_ml.io import tracking
 from spark_ml.io.delta import Lakehouse
+from spark_ml.logs import text_table
 from spark_ml.provenance import runs
 from spark_ml.provenance.code import git_commit
 from spark_ml.versions import versions
@@ -112,12 +113,13 @@ class Reproduction:
             f"  {len(self.checks)} metrics compared, {rule}; the headline ones and any not bit-for-bit equal:",
         ]
         shown = [c for c in self.checks if c.name in HEADLINE or c.difference != 0]
-        width = max((len(c.name) for c in shown), default=6)
+        rows = []
         for c in shown:
             new = "missing" if c.reproduced is None else f"{c.reproduced:.12g}"
             verdict = "equal" if c.difference == 0 else ("within tolerance" if c.ok else "DIFFERS")
             diff = "" if c.difference in (None, 0) else f"  (difference {c.difference:.3g})"
-            lines.append(f"    {c.name.ljust(width)}  {c.original:.12g} -> {new}  {verdict}{diff}")
+            rows.append((c.name, f"{c.original:.12g} -> {new}  {verdict}{diff}"))
+        lines.extend(text_table(rows, indent="    "))
         if self.matches:
             lines.append("result: reproduced, every metric matches")
         else:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from spark_ml.config import ReferentialCheck, Settings, quarantine_table, redact
 from spark_ml.errors import EXIT_OK, DataLossError, SparkMLError, error_summary
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
+from spark_ml.logs import text_table
 from spark_ml.provenance import manifest, runs
 from spark_ml.quality.checks import (
     QUARANTINED_BY,
@@ -88,9 +89,7 @@ class TaskResult:
             )
         lines = [head]
         if rows:
-            widths = [max(len(x[i]) for x in [*rows, _HEADER]) for i in range(4)]
-            lines.append("  ".join(h.ljust(widths[i]) for i, h in enumerate(_HEADER)).rstrip())
-            lines.extend("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows)
+            lines.extend(text_table(rows, _HEADER))
         lines.extend(self.notes)
         return "\n".join(lines)
 
