@@ -1,6 +1,12 @@
 """The `spark-ml` command: every registered task, plus doctor, config show, lineage, reproduce,
 the notebook checks and `new usecase`; and the `spark-ml-<task>` console scripts.
 
+    __init__.py    the parser of every command, their handlers, and the console-script functions
+    runner.py      options, config, logging, the session and exit codes of one command (run_task)
+    doctor.py      `spark-ml doctor`: versions, a Delta round trip, an MLflow run, one line each
+    dev.py         `spark-ml dev start|status|stop`: the warm Spark Connect server of the edit-test loop
+    __main__.py    `python -m spark_ml.cli`
+
     spark-ml <task> [--env ENV] [--conf-dir DIR] [--set KEY=VALUE]... [task options]
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration, 3 drift alert

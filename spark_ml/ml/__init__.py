@@ -1,5 +1,12 @@
 """Pure Spark ML: pipelines, time splits, metrics, drift statistics and plots (no MLflow, no I/O).
 
+    pipeline.py    Spark ML pipelines from config: imputation, categorical indexing that keeps unseen values
+    training.py    the column contract, time-window splits, class weights, feature importances
+    selection.py   candidates, grid points and early stopping on the validation window; the selection rule
+    evaluation.py  binary classification metrics computed by Spark on full data sets, baselines from counts
+    drift.py       population stability index (PSI) of features and scores, reference vs current
+    plots.py       matplotlib figures from already-aggregated metrics (curves, importances)
+
 May import: transforms, config, errors, pyspark.ml, matplotlib (never io, provenance, tasks, cli or
 mlflow).
 """

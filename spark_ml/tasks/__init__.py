@@ -1,5 +1,11 @@
 """Tasks: one module per job, each `run(spark, cfg, ...) -> TaskResult`, and the one registry of them.
 
+    __init__.py    the registry (Task, TASKS, PIPELINE_STEPS) and the checks each task runs before Spark
+    base.py        TaskContext and TaskResult: settings, session, lakehouse, run id, manifest, summary
+    land.py        land-demo-data    ingest.py   ingest      silver.py   silver
+    features.py    features          train.py    train       promote.py  promote
+    score.py       score             monitor.py  monitor     pipeline.py pipeline (every step in one session)
+
 The registry below is the single list of tasks: the CLI builds its commands from it, the console
 scripts (`spark-ml-<task>` in setup.cfg) and the Databricks bundle's entry points are checked
 against it, and the pipeline runs its steps through it. A task's module is imported only when the

@@ -150,3 +150,14 @@ def test_no_error_is_told_apart_by_its_message_text() -> None:
         if pattern.search(line)
     ]
     assert hits == []
+
+
+def test_every_package_docstring_maps_its_modules() -> None:
+    """A newcomer finds their way from each package's `__init__` docstring: it names every module."""
+    package_root = Path(__file__).resolve().parents[2] / "spark_ml"
+    missing = []
+    for init in sorted(package_root.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        modules = sorted(p.name for p in init.parent.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+        missing += [f"{init.parent.name}/{name}" for name in modules if not re.search(rf"\b{re.escape(name)}\b", doc)]
+    assert missing == [], f"modules missing from their package's file map: {missing}"
