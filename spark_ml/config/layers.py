@@ -52,6 +52,9 @@ class Layered:
     origin: dict[str, str] = field(default_factory=dict)
 
     def record(self, dotted: str, value: Any, source: str) -> None:
+        """`dotted` now holds `value` from `source`: what an earlier layer put under it is gone."""
+        for stale in [key for key in self.origin if key.startswith(f"{dotted}.")]:
+            del self.origin[stale]
         self.origin[dotted] = source
         if isinstance(value, dict):
             for sub in flatten(value):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 
 from spark_ml.config.base import ColumnType, Identifier, Model, Month, TableName
 from spark_ml.config.checks import Check, ReferentialCheck, RowRule
@@ -115,8 +115,38 @@ class IngestSettings(Model):
     sources: dict[Identifier, SourceSpec] = Field(default_factory=dict)
 
 
+class SilverStep(Model):
+    """One silver table: the silver builder `builder` (registered by a use case, see
+    spark_ml/features/registry.py) turns the rows of `source` into the rows of `target`."""
+
+    source: TableName
+    target: TableName
+    builder: Identifier
+
+
+# The flight use case's silver tables: the default, so that a conf folder without `silver.steps`
+# (0.1.0's) builds what it always built. Written in this order: dimensions first.
+FLIGHT_SILVER_STEPS = tuple(
+    SilverStep(source=f"bronze.{table}", target=f"silver.{table}", builder=table)
+    for table in ("airlines", "airports", "planes", "weather", "flights")
+)
+
+
 class SilverSettings(Model):
+    """The `silver` task: `steps` lists the bronze -> silver tables and the builder of each, in the
+    order they are written; `timezone` is the zone local clock times of the data are in."""
+
     timezone: str = "America/New_York"
+    steps: tuple[SilverStep, ...] = FLIGHT_SILVER_STEPS
+
+    @field_validator("steps")
+    @classmethod
+    def _one_step_per_target(cls, steps: tuple[SilverStep, ...]) -> tuple[SilverStep, ...]:
+        targets = [s.target for s in steps]
+        repeated = sorted({t for t in targets if targets.count(t) > 1})
+        if repeated:
+            raise ValueError(f"each silver table is written by one step, but {repeated} appear more than once")
+        return steps
 
 
 class FeatureSettings(Model):
@@ -309,6 +339,9 @@ def table_references(settings: Settings, configured_features: bool) -> list[tupl
         refs.append(("ops.ingested_files_table", settings.ops.ingested_files_table))
     if configured_features:
         refs.append(("features.output", settings.features.output))
+    if "steps" in settings.silver.model_fields_set:  # the default steps are checked when silver runs
+        for i, step in enumerate(settings.silver.steps):
+            refs += [(f"silver.steps.{i}.source", step.source), (f"silver.steps.{i}.target", step.target)]
     if settings.train is not None:
         refs.append(("train.table", settings.train.table))
     if settings.score is not None:

@@ -1,5 +1,5 @@
 """What a feature builder is: the tables it reads, how it builds the feature table from them, its
-parameters, and whether it can rebuild some months only.
+parameters, whether it can rebuild some months only, and the silver builders of its use case.
 
 A builder is a value in code, registered by name in spark_ml/features/registry.py; the
 `features` task looks it up by `features.builder` and does the reading and writing. Building is
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_ml.config import FeatureSettings, Settings
+from spark_ml.config import FeatureSettings, Settings, SilverSettings
 from spark_ml.errors import ConfigError
 
 P = TypeVar("P", bound=BaseModel)
@@ -48,13 +48,26 @@ class MonthlyRebuild(Generic[P]):
 
 
 @dataclass(frozen=True)
+class SilverBuilder:
+    """One silver table of a use case: the rows of a bronze table -> typed, de-duplicated rows.
+    `silver.steps` names it (by `name`) with the source and target tables; `partition_by` are
+    columns the rows are repartitioned by before the write (one file per partition value)."""
+
+    name: str
+    description: str
+    build: Callable[[DataFrame, SilverSettings], DataFrame]
+    partition_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FeatureBuilder(Generic[P]):
     """One use case's feature table.
 
     `parameters` reads the builder's parameters from the settings (`params_from(Model)`: the
     `features.params` mapping validated by a pydantic model); `inputs` maps each input role to a
     declared table name; `build` turns one DataFrame per role into the feature rows; `monthly` is
-    None when only full rebuilds are supported.
+    None when only full rebuilds are supported; `silver` are the use case's silver builders (the
+    registry lists them for `silver.steps`).
     """
 
     name: str
@@ -63,6 +76,7 @@ class FeatureBuilder(Generic[P]):
     inputs: Callable[[P], Mapping[str, str]]
     build: Callable[[Frames, P], DataFrame]
     monthly: MonthlyRebuild[P] | None = None
+    silver: tuple[SilverBuilder, ...] = ()
 
 
 def params_from(model: type[P]) -> Callable[[Settings], P]:

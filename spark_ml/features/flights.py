@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import FeatureSettings, Settings
 from spark_ml.errors import ConfigError
-from spark_ml.features.builder import FLIGHTS_ONLY_SETTINGS, FeatureBuilder, Frames, MonthlyRebuild
+from spark_ml.features.builder import FLIGHTS_ONLY_SETTINGS, FeatureBuilder, Frames, MonthlyRebuild, SilverBuilder
 from spark_ml.transforms.asof import asof_join
 from spark_ml.transforms.frames import dedupe_latest, require_columns
 from spark_ml.transforms.rolling import with_mean_before
@@ -263,6 +263,20 @@ def _inputs_for(frames: Frames, first: dt.date, last: dt.date, params: FeatureSe
     return {"flights": flights, "weather": weather, "planes": frames["planes"]}
 
 
+# The silver builders `silver.steps` names (the default steps: spark_ml.config.schema.FLIGHT_SILVER_STEPS).
+SILVER = (
+    SilverBuilder("airlines", "one row per carrier", lambda df, _: silver_airlines(df)),
+    SilverBuilder("airports", "one row per FAA airport code", lambda df, _: silver_airports(df)),
+    SilverBuilder("planes", "one row per tail number", lambda df, _: silver_planes(df)),
+    SilverBuilder("weather", "hourly observations per origin", lambda df, _: silver_weather(df)),
+    SilverBuilder(
+        "flights",
+        "typed flights with real timestamps in silver.timezone, one row per natural key",
+        lambda df, settings: silver_flights(df, settings.timezone),
+        partition_by=("year", "month"),
+    ),
+)
+
 BUILDER: FeatureBuilder[FeatureSettings] = FeatureBuilder(
     name="flights",
     description="silver flights, weather and planes -> one row per flight with a known arr_delay",
@@ -270,4 +284,5 @@ BUILDER: FeatureBuilder[FeatureSettings] = FeatureBuilder(
     inputs=lambda _: {"flights": "silver.flights", "weather": "silver.weather", "planes": "silver.planes"},
     build=lambda frames, params: flight_features(frames["flights"], frames["weather"], frames["planes"], params),
     monthly=MonthlyRebuild("flights", _months, _inputs_for, noun="flights"),
+    silver=SILVER,
 )

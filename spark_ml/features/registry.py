@@ -1,7 +1,9 @@
-"""The feature builders, by name: `features.builder` picks one, and the `features` task runs it.
+"""The feature builders and silver builders, by name: `features.builder` picks one feature builder
+(the `features` task runs it) and each `silver.steps` entry one silver builder (the `silver` task).
 
 The list is code, not configuration: each use case's module is imported below and its `BUILDER`
-listed, so nothing is ever imported from a configuration string. `spark-ml new usecase NAME`
+listed (a use case's silver builders come with its BUILDER), so nothing is ever imported from a
+configuration string. `spark-ml new usecase NAME`
 rewrites the lines between the markers (keep them): one import per use case module, then
 USE_CASES. To add a builder by hand, import its module there and list its BUILDER.
 """
@@ -12,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spark_ml.config import Settings
+from spark_ml.config import Settings, SilverStep
 from spark_ml.errors import ConfigError
-from spark_ml.features.builder import FeatureBuilder
+from spark_ml.features.builder import FeatureBuilder, SilverBuilder
 
 # -- use cases: `spark-ml new usecase` rewrites the lines from here to the end marker --
 from spark_ml.features import flights  # isort: skip
@@ -25,6 +27,10 @@ USE_CASES = (flights.BUILDER,)
 BUILDERS: dict[str, FeatureBuilder[Any]] = {builder.name: builder for builder in USE_CASES}
 if len(BUILDERS) != len(USE_CASES):
     raise ImportError(f"two feature builders share a name: {[b.name for b in USE_CASES]}")
+_SILVER = [silver for builder in USE_CASES for silver in builder.silver]
+SILVER_BUILDERS: dict[str, SilverBuilder] = {silver.name: silver for silver in _SILVER}
+if len(SILVER_BUILDERS) != len(_SILVER):
+    raise ImportError(f"two silver builders share a name: {[s.name for s in _SILVER]}")
 
 
 @dataclass(frozen=True)
@@ -67,3 +73,27 @@ def resolve(cfg: Settings) -> Resolved:
             "month at once (it has no month-by-month rebuild): set features.months to []"
         )
     return Resolved(builder, params, tables)
+
+
+def resolve_silver(cfg: Settings) -> list[tuple[SilverStep, SilverBuilder]]:
+    """Each `silver.steps` entry with its builder, checked without Spark: an unknown builder or a
+    table not declared under `tables:` is a ConfigError naming the step."""
+    from spark_ml.config.messages import suggest
+
+    resolved = []
+    for i, step in enumerate(cfg.silver.steps):
+        key = f"silver.steps.{i}"
+        found = SILVER_BUILDERS.get(step.builder)
+        if found is None:
+            known = ", ".join(sorted(SILVER_BUILDERS)) or "none registered"
+            raise ConfigError(
+                f"unknown silver builder {step.builder!r} at '{key}.builder' in {cfg.origin(key)}"
+                f"{suggest(step.builder, SILVER_BUILDERS)} (known: {known})"
+            )
+        undeclared = [t for t in (step.source, step.target) if t not in cfg.tables]
+        if undeclared:
+            raise ConfigError(
+                f"'{key}' in {cfg.origin(key)} names {undeclared[0]!r}, which is not declared under 'tables:'"
+            )
+        resolved.append((step, found))
+    return resolved

@@ -65,6 +65,7 @@ def variables(name: str) -> dict[str, str]:
     return {
         "name": name,
         "params_class": "".join(part.capitalize() for part in name.split("_") if part) + "Params",
+        "bronze_table": f"bronze.{name}_events",
         "events_table": f"silver.{name}_events",
         "features_table": f"gold.{name}_features",
         "predictions_table": f"ml.{name}_predictions",
@@ -197,14 +198,14 @@ def next_steps(name: str) -> list[str]:
     """The commands that follow, printed after the files (run at the checkout's root)."""
     return [
         f"pytest tests/unit/features/test_{name}.py",
-        f"# write silver.{name}_events under ./lakehouse: your rows, or made-up ones to try it out:",
+        f"# write bronze.{name}_events under ./lakehouse: your rows, or made-up ones to try it out:",
         "python - <<'EOF'",
         "from spark_ml import get_spark, load_settings",
         f"from spark_ml.features.{name} import sample_events",
         "from spark_ml.io.delta import Lakehouse",
         f'settings = load_settings("local", "conf_{name}")',
         "spark = get_spark(settings)",
-        f'Lakehouse(spark, settings).write(sample_events(spark), "silver.{name}_events", mode="overwrite")',
+        f'Lakehouse(spark, settings).write(sample_events(spark), "bronze.{name}_events", mode="overwrite")',
         "EOF",
         f"spark-ml pipeline --conf-dir conf_{name}",
     ]

@@ -88,12 +88,11 @@ def _sources(cfg: Settings) -> tuple[str, ...]:
     return (*[s.target for s in specs], *[s.quarantine for s in specs], cfg.ops.ingested_files_table)
 
 
-def _silver_in(_: Settings) -> tuple[str, ...]:
-    return tuple(f"bronze.{t}" for t in ("airlines", "airports", "planes", "weather", "flights"))
+def check_silver(cfg: Settings) -> None:
+    """Every `silver.steps` entry names a registered silver builder and declared tables (no Spark)."""
+    from spark_ml.features.registry import resolve_silver
 
-
-def _silver_out(_: Settings) -> tuple[str, ...]:
-    return tuple(f"silver.{t}" for t in ("airlines", "airports", "planes", "weather", "flights"))
+    resolve_silver(cfg)
 
 
 def _feature_inputs(cfg: Settings) -> tuple[str, ...]:
@@ -139,8 +138,9 @@ REGISTRY: tuple[Task, ...] = (
         "silver",
         "spark_ml.tasks.silver",
         "bronze -> typed, de-duplicated silver tables",
-        reads=_silver_in,
-        writes=_silver_out,
+        reads=lambda cfg: tuple(step.source for step in cfg.silver.steps),
+        writes=lambda cfg: tuple(step.target for step in cfg.silver.steps),
+        check=lambda cfg: check_silver(cfg),
     ),
     Task(
         "features",

@@ -139,3 +139,45 @@ def test_a_builder_without_monthly_rebuilds_replaces_the_table_after_its_checks(
     with pytest.raises(DataQualityError, match="min_rows"):
         features.run(spark, strict)
     assert Lakehouse(spark, strict).read("gold.visits").count() == 6  # nothing written by the failed run
+
+
+def test_a_use_case_has_silver_steps_from_configuration_with_its_own_builder(
+    spark: SparkSession, conf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spark_ml.features.builder import SilverBuilder
+    from spark_ml.tasks import silver
+    from spark_ml.transforms.frames import dedupe_latest
+
+    def typed_visits(bronze: DataFrame, _: object) -> DataFrame:
+        return dedupe_latest(
+            bronze.where(F.col("visit_id").isNotNull()), ["visit_id"], [F.col("loaded").desc()]
+        ).select(F.col("visit_id").cast("int").alias("visit_id"), "person", F.to_date("visit_date").alias("visit_date"))
+
+    monkeypatch.setitem(registry.SILVER_BUILDERS, "raw_visits", SilverBuilder("raw_visits", "tests", typed_visits))
+    steps = (
+        "tables.bronze.visits={}",
+        "silver.steps=[{source: bronze.visits, target: silver.visits, builder: raw_visits}]",
+    )
+    bronze = spark.createDataFrame(
+        [
+            ("1", "ann", "2024-01-30", 1),
+            ("1", "ann", "2024-01-31", 2),
+            ("2", None, "2024-02-01", 1),
+            (None, "x", None, 1),
+        ],
+        "visit_id STRING, person STRING, visit_date STRING, loaded INT",
+    )
+    Lakehouse(spark, settings(conf, *steps)).write(bronze, "bronze.visits", mode="overwrite")
+    result = silver.run(spark, settings(conf, *steps))
+    assert result.metrics == {"tables": 1}
+    assert ([r.table for r in result.reads], [w.table for w in result.writes]) == (["bronze.visits"], ["silver.visits"])
+    expected = spark.createDataFrame(
+        [(1, "ann", d(1, 31)), (2, None, d(2, 1))], "visit_id INT, person STRING, visit_date DATE"
+    )
+    written = Lakehouse(spark, settings(conf, *steps)).read("silver.visits")
+    assert_df_equality(written, expected, ignore_row_order=True, ignore_nullable=True)
+    unknown = "silver.steps=[{source: bronze.visits, target: silver.visits, builder: raw_visit}]"
+    with pytest.raises(
+        ConfigError, match=r"unknown silver builder 'raw_visit' at 'silver.steps.0.builder' .*did you mean 'raw_visits'"
+    ):
+        silver.run(spark, settings(conf, steps[0], unknown))

@@ -82,12 +82,12 @@ def test_a_scaffolded_use_case_passes_its_tests_and_runs_its_pipeline(spark: Spa
     pytest_args = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'pytest'}"]
     tests = run(["-m", "pytest", *pytest_args, "tests/unit/features/test_demo.py"], project, timeout=300)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
-    assert "3 passed" in tests.stdout
+    assert "4 passed" in tests.stdout
 
     root = tmp_path / "lakehouse"
     settings = load_settings("local", project / "conf_demo", overrides_for(root))
     tables = Lakehouse(spark, settings)
-    tables.write(events(spark), "silver.demo_events", mode="overwrite")
+    tables.write(events(spark), "bronze.demo_events", mode="overwrite")
 
     pipeline = run(
         ["-m", "spark_ml.cli", "pipeline", "--conf-dir", str(project / "conf_demo"), "--set", f"lakehouse.root={root}"],

@@ -136,3 +136,39 @@ def test_an_input_table_must_be_declared(conf: Path) -> None:
 def test_months_need_a_builder_that_rebuilds_months(conf: Path) -> None:
     with pytest.raises(ConfigError, match=r"'visits' rebuilds every month at once .*set features.months to \[\]"):
         TASKS["features"].check(settings(conf, "features.months=[2024-03]"))
+
+
+def test_the_flights_silver_steps_are_the_default_and_resolve_to_its_builders() -> None:
+    steps = registry.resolve_silver(load_settings("local", CONF))
+    assert [(s.source, s.target, b.name) for s, b in steps] == [
+        ("bronze.airlines", "silver.airlines", "airlines"),
+        ("bronze.airports", "silver.airports", "airports"),
+        ("bronze.planes", "silver.planes", "planes"),
+        ("bronze.weather", "silver.weather", "weather"),
+        ("bronze.flights", "silver.flights", "flights"),
+    ]
+    assert [b.partition_by for _, b in steps][-1] == ("year", "month")
+    assert TASKS["silver"].writes(load_settings("local", CONF)) == tuple(s.target for s, _ in steps)
+
+
+def test_a_silver_step_names_a_registered_builder_and_declared_tables() -> None:
+    typo = ["silver.steps=[{source: bronze.planes, target: silver.planes, builder: plane}]"]
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown silver builder 'plane' at 'silver.steps.0.builder' in --set silver.steps "
+        r"\(did you mean 'planes'\?\) \(known: airlines, airports, flights, planes, weather\)",
+    ):
+        check_pipeline(load_settings("local", CONF, typo))  # before anything runs
+    undeclared = ["silver.steps=[{source: bronze.plane, target: silver.planes, builder: planes}]"]
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown table 'bronze.plane' at 'silver.steps.0.source' in --set silver.steps "
+        r"\(did you mean 'bronze.planes'",
+    ):
+        load_settings("local", CONF, undeclared)
+    twice = [
+        "silver.steps=[{source: bronze.planes, target: silver.planes, builder: planes}, "
+        "{source: bronze.airlines, target: silver.planes, builder: airlines}]"
+    ]
+    with pytest.raises(ConfigError, match=r"silver.steps.*\['silver.planes'\] appear more than once"):
+        load_settings("local", CONF, twice)

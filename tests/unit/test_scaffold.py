@@ -100,7 +100,10 @@ def test_the_python_it_writes_is_lint_and_format_clean(checkout: Path, capsys: p
 def test_its_configuration_loads_and_names_the_steps(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert new(checkout, "churn", capsys)[0] == 0
     cfg = load_settings("local", checkout / "conf_churn")
-    assert cfg.pipeline.steps == ("features", "train", "promote", "score", "monitor")
+    assert cfg.pipeline.steps == ("silver", "features", "train", "promote", "score", "monitor")
+    assert [(s.source, s.target, s.builder) for s in cfg.silver.steps] == [
+        ("bronze.churn_events", "silver.churn_events", "churn_events")
+    ]
     assert (cfg.features.builder, cfg.features.output, cfg.features.params) == (
         "churn",
         "gold.churn_features",
@@ -114,7 +117,7 @@ def test_its_configuration_loads_and_names_the_steps(checkout: Path, capsys: pyt
         "ml.churn_predictions",
         "ml.churn_monitoring",
     )
-    assert {"silver.churn_events", "gold.churn_features"} <= set(cfg.tables)
+    assert {"bronze.churn_events", "silver.churn_events", "gold.churn_features"} <= set(cfg.tables)
     assert [c.check for c in cfg.quality["gold.churn_features"]][:2] == ["not_null", "unique"]
     assert (cfg.project.name, cfg.model.name, cfg.mlflow.experiment) == ("churn", "churn", "churn")
     for path in (checkout / "conf_churn").rglob("*.yml"):
