@@ -7,6 +7,24 @@
 Reads Jupyter .ipynb files (nbformat, from the `notebook` extra) and Databricks source-format .py
 notebooks. No Spark needed: nothing here imports pyspark.
 
+    model.py            notebooks, cells, magics, rule info, hits and findings (cell numbers, cell lines)
+    readers.py          .ipynb and Databricks .py into a Notebook; magics recorded and replaced by no-ops
+    scopes.py           the name-resolution engine: per cell and per function, the names read and bound
+    analysis.py         what every rule gets: parsed cells, options, and views of the name facts
+    rules.py            the rule registry (ids, names, severities) and which check reports which rules
+    rules_execution.py  NB101-NB103: saved execution counts
+    rules_state.py      NB201, NB301, NB302: hidden state between cells
+    rules_names.py      NB202: names no cell defines
+    rules_code.py       NB401, NB402: long definitions, copies of package code
+    rules_smells.py     NB501, NB503, NB504: unbounded collect, absolute paths, %run
+    rules_secrets.py    NB502: hard-coded secrets
+    rules_random.py     NB505: unseeded randomness
+    checker.py          `notebook check`: run the enabled rules, apply severities, the exit code
+    sarif.py            findings as SARIF 2.1.0
+    runner.py           `notebook run`: execute top to bottom in a fresh kernel, compare outputs
+    cli.py              the `spark-ml notebook` commands
+    settings.py         the `notebook` section of the settings
+
 May import: config, errors, nbformat/nbclient (never pyspark, io, tasks or cli).
 """
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from spark_ml.notebook.analysis import Context, module_level_defs
+from spark_ml.notebook.analysis import Context
 from spark_ml.notebook.model import Hit
 
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
@@ -29,6 +29,18 @@ class PackageDefinition:
 
 def default_package_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def module_level_defs(body: list[ast.stmt]) -> Iterator[Definition]:
+    """def/class statements executed at module level (also inside if/try/with/for blocks)."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            yield from module_level_defs(getattr(node, name, []))
+        for handler in getattr(node, "handlers", []):
+            yield from module_level_defs(handler.body)
 
 
 def _kind(node: Definition) -> str:

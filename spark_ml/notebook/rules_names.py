@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from spark_ml.notebook.analysis import Context
 from spark_ml.notebook.model import Hit
-from spark_ml.notebook.scopes import NameFacts, NameRead, analyze
+from spark_ml.notebook.scopes import NameRead
 
 BUILTINS = frozenset(dir(builtins)) | {"__builtins__", "__name__", "__doc__"}
 DATABRICKS_GLOBALS = frozenset(
@@ -38,12 +38,6 @@ PROVIDED = DATABRICKS_GLOBALS | IPYTHON_GLOBALS
 _HISTORY = re.compile(r"^_i?\d+$")
 
 
-def name_facts(ctx: Context) -> NameFacts:
-    parsed = {p.cell.number for p in ctx.cells}
-    unparsed = [c for c in ctx.notebook.cells if c.is_python and c.number not in parsed]
-    return analyze(((p.cell, p.tree) for p in ctx.cells), unparsed)
-
-
 def is_provided(name: str, allowed: frozenset[str] = frozenset()) -> bool:
     """A builtin, a name Databricks or IPython put in every notebook, or one the config allows."""
     return name in BUILTINS or name in PROVIDED or name in allowed or _HISTORY.match(name) is not None
@@ -52,12 +46,12 @@ def is_provided(name: str, allowed: frozenset[str] = frozenset()) -> bool:
 def check_undefined_names(ctx: Context) -> Iterator[Hit]:
     if ctx.notebook.language != "python":
         return
-    facts = name_facts(ctx)
+    facts = ctx.names
     allowed = ctx.options.allowed_globals
     undefined: dict[str, list[NameRead]] = {}
     for read in facts.reads:
         name = read.name
-        if name in facts.bound or name in facts.unparsed_words or is_provided(name, allowed):
+        if read.guarded or name in facts.bound or name in facts.unparsed_words or is_provided(name, allowed):
             continue
         if (facts.first_open if read.deferred else facts.open_at(read.position)) is not None:
             continue

@@ -15,8 +15,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator
 
-from spark_ml.notebook.analysis import ASSIGNMENT_KINDS, Context, Definition, Event
+from spark_ml.notebook.analysis import Context
 from spark_ml.notebook.model import Hit
+from spark_ml.notebook.scopes import ASSIGNMENT_KINDS, Definition, Event
 
 BUILTINS = frozenset(dir(builtins))
 
