@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,8 +67,11 @@ def check_long_definitions(ctx: Context) -> Iterator[Hit]:
 
 
 def check_duplicates(ctx: Context) -> Iterator[Hit]:
+    names = frozenset(node.name for parsed in ctx.cells for node in module_level_defs(parsed.tree.body))
+    if not names:
+        return
     root = ctx.options.package_root or default_package_root()
-    index = package_index(str(root.resolve()))
+    index = package_index(str(root.resolve()), names)
     for parsed in ctx.cells:
         for node in module_level_defs(parsed.tree.body):
             body = normalized_body(node)
@@ -102,9 +106,12 @@ def normalized_body(node: Definition) -> str:
 
 
 @lru_cache(maxsize=4)
-def package_index(root: str) -> dict[str, tuple[PackageDefinition, ...]]:
-    """name -> definitions with that name in the package under `root` (module functions, classes, methods)."""
+def package_index(root: str, names: frozenset[str]) -> dict[str, tuple[PackageDefinition, ...]]:
+    """name -> definitions with that name in the package under `root` (module functions, classes,
+    methods), for `names` only: a module is parsed only when its text defines one of them, which
+    keeps the check starting in well under a second."""
     base = Path(root)
+    defines = re.compile(rf"\b(?:def|class)\s+(?:{'|'.join(map(re.escape, sorted(names)))})\b")
     index: dict[str, list[PackageDefinition]] = {}
     for path in sorted(base.rglob("*.py")):
         if "__pycache__" in path.parts:
@@ -113,16 +120,20 @@ def package_index(root: str) -> dict[str, tuple[PackageDefinition, ...]]:
         parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
         module = ".".join(parts)
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            if not defines.search(text):
+                continue
+            tree = ast.parse(text)
         except (OSError, SyntaxError, UnicodeDecodeError):
             continue
         for node in tree.body:
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
-            index.setdefault(node.name, []).append(PackageDefinition(module, node.name, normalized_body(node)))
+            if node.name in names:
+                index.setdefault(node.name, []).append(PackageDefinition(module, node.name, normalized_body(node)))
             if isinstance(node, ast.ClassDef):
                 for item in node.body:
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in names:
                         qualname = f"{node.name}.{item.name}"
                         index.setdefault(item.name, []).append(
                             PackageDefinition(module, qualname, normalized_body(item))
