@@ -1,9 +1,11 @@
-"""`spark-ml notebook check PATH...` and `spark-ml notebook run PATH`, wired into spark_ml.cli.
+"""`spark-ml notebook check PATH...`, `notebook run PATH` and `notebook extract NOTEBOOK --module M`,
+wired into spark_ml.cli.
 
 Exit codes: 0 clean (check: no finding at or above --fail-on; run: every cell ran and, with
---compare, the outputs match), 1 findings at or above the threshold / a failing cell / differing
-outputs, 2 bad usage (a path that does not exist, a file that is not a notebook, an unknown rule in
-the config, a missing kernel).
+--compare, the outputs match; extract: written, or printed with --dry-run), 1 findings at or above
+the threshold / a failing cell / differing outputs, 2 bad usage (a path that does not exist, a file
+that is not a notebook, an unknown rule in the config, a missing kernel; extract: a notebook that
+would not run top to bottom, a function that cannot move, an output that exists without --force).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from spark_ml.config import Settings
 from spark_ml.errors import EXIT_FAILURE, EXIT_OK, ConfigError
 from spark_ml.notebook.checker import CheckConfig, check_paths
+from spark_ml.notebook.extract import extract, write
 from spark_ml.notebook.runner import run_notebook
 from spark_ml.notebook.settings import NotebookSettings
 
@@ -63,6 +66,19 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--timeout", type=int, default=None, help="seconds a cell may run (default: notebook.cell_timeout_seconds)"
     )
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's kernelspec, else python3)")
+    moved = commands.add_parser(
+        "extract",
+        parents=[common],
+        help="move a notebook's functions into a module; their notebook globals become parameters",
+        description="Write <root>/PACKAGE/MODULE.py and <stem>.extracted.<ext> beside the notebook (see "
+        "docs/notebook-extract.md). Refuses a notebook that would not run top to bottom.",
+    )
+    moved.add_argument("notebook", metavar="NOTEBOOK", help="a .ipynb or Databricks source .py notebook")
+    moved.add_argument("--module", required=True, metavar="PACKAGE.MODULE", help="the module to write")
+    moved.add_argument("--root", default=".", metavar="DIR", help="project folder the module goes under (default .)")
+    moved.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    moved.add_argument("--dry-run", action="store_true", help="print the module and the notebook diff; write nothing")
+    moved.add_argument("--force", action="store_true", help="overwrite outputs of an earlier run")
 
 
 def run(args: argparse.Namespace, loaded: Settings) -> int:
@@ -82,4 +98,14 @@ def run(args: argparse.Namespace, loaded: Settings) -> int:
         result = run_notebook(Path(args.path), compare=args.compare, timeout=timeout, kernel_name=args.kernel)
         sys.stdout.write(result.text())
         return EXIT_OK if result.ok else EXIT_FAILURE
+    if args.notebook_command == "extract":
+        extraction = extract(Path(args.notebook), args.module, Path(args.root), force=args.force)
+        for note in extraction.notes:
+            sys.stderr.write(f"note: {note.text()}\n")
+        if args.dry_run:
+            sys.stdout.write(extraction.dry_run())
+            return EXIT_OK
+        write(extraction)
+        sys.stdout.write(extraction.to_json() if args.format == "json" else extraction.text())
+        return EXIT_OK
     raise AssertionError(f"unhandled notebook command {args.notebook_command}")

@@ -13,6 +13,7 @@ from spark_ml.notebook.checker import CheckConfig, check_paths
 from spark_ml.notebook.readers import discover
 from spark_ml.notebook.settings import NotebookSettings
 from tests.helpers import CONF, REPO
+from tests.unit.notebook.extract_spec import EXTRACT_FIXTURES
 from tests.unit.notebook.fixture_spec import FIXTURES, FIXTURES_DIR
 
 ACCEPTANCE = FIXTURES_DIR / "acceptance_late_flights"
@@ -138,7 +139,8 @@ def test_folder_check_covers_both_formats(capsys: pytest.CaptureFixture[str]) ->
     assert isinstance(notebooks, list)
     assert f"{FIXTURES_DIR}/nb301_function_reads_globals.ipynb" in notebooks
     assert f"{FIXTURES_DIR}/nb301_function_reads_globals.py" in notebooks
-    assert len(notebooks) == 2 * len(FIXTURES)  # the stand-in package's plain .py files are not notebooks
+    # the stand-in package's plain .py files are not notebooks; the extract corpus sits in a subfolder
+    assert len(notebooks) == 2 * (len(FIXTURES) + len(EXTRACT_FIXTURES))
 
 
 def test_missing_path_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -1,0 +1,136 @@
+"""The `notebook extract` corpus: small notebooks made for its tests, each written twice (.ipynb and .py).
+
+The files in tests/fixtures/notebooks/extract/ are generated from this spec (a test checks they are in
+sync), as fixture_spec.py does for the rule fixtures:
+
+    .venv/bin/python -m tests.unit.notebook.extract_spec
+
+Function bodies are written ruff-formatted: the extracted module keeps them as written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.notebook.fixture_spec import FIXTURES_DIR, Spec, code, databricks_text, jupyter_text, md
+
+EXTRACT_DIR = FIXTURES_DIR / "extract"
+IMPORTS = "from pyspark.sql import functions as F"
+
+EXTRACT_FIXTURES: dict[str, list[Spec]] = {
+    # Globals of each kind: a DataFrame passed positionally (typed from the call site), an UPPER_CASE
+    # literal constant, a cell value, `spark` with and without a DataFrame parameter; a function that
+    # calls another; `display` at top level.
+    "late_flights": [
+        md("# Late flights"),
+        code(IMPORTS, 1),
+        code('THRESHOLD = 15\nmin_flights = 10\nflights = spark.table("bronze.flights")', 2),
+        code(
+            "def late_flights(flights):\n"
+            "    # strictly later than the threshold\n"
+            '    return flights.filter(F.col("arr_delay") > THRESHOLD)',
+            3,
+        ),
+        code(
+            "def late_by_carrier(flights):\n"
+            "    return (\n"
+            "        late_flights(flights)\n"
+            '        .groupBy("carrier")\n'
+            '        .agg(F.count(F.lit(1)).alias("late"))\n'
+            '        .filter(F.col("late") >= min_flights)\n'
+            "    )",
+            4,
+        ),
+        code(
+            "def with_carrier_names(late):\n"
+            '    names = spark.table("bronze.carriers")\n'
+            '    return late.join(names, "carrier", how="left")\n'
+            "\n\n"
+            "def carrier_table():\n"
+            '    return spark.table("bronze.carriers")',
+            5,
+        ),
+        code(
+            "late = late_flights(flights)\n"
+            "by_carrier = late_by_carrier(flights)\n"
+            "named = with_carrier_names(late)\n"
+            "carriers = carrier_table()\n"
+            "display(named)",
+            6,
+        ),
+    ],
+    # A UDF closing over an UPPER_CASE dict: the decorator stays, the dict becomes a module constant.
+    "udf_dict": [
+        md("# Carrier names"),
+        code(f"{IMPORTS}\nfrom pyspark.sql.types import StringType", 1),
+        code('CARRIER_NAMES = {"AA": "American", "B6": "JetBlue"}', 2),
+        code(
+            '@F.udf(returnType=StringType())\ndef carrier_name(code):\n    return CARRIER_NAMES.get(code, "unknown")',
+            3,
+        ),
+        code(
+            'flights = spark.table("bronze.flights")\n'
+            'named = flights.withColumn("carrier_name", carrier_name(F.col("carrier")))\n'
+            "display(named)",
+            4,
+        ),
+    ],
+    # Widgets and display stay in the notebook, a %sql cell is left alone; the widget's value is a
+    # cell value the function now takes as a parameter.
+    "widgets_sql": [
+        md("# Flights of one day"),
+        code(f'{IMPORTS}\n\nrun_date = dbutils.widgets.get("run_date")', 1),
+        code("%%sql\nSELECT count(*) AS n FROM bronze.flights", 2),
+        code('def on_run_date(frame):\n    return frame.filter(F.col("flight_date") == run_date)', 3),
+        code('flights = spark.table("bronze.flights")\ndisplay(on_run_date(flights))', 4),
+    ],
+    # Refused: a function reading dbutils cannot live in a module.
+    "uses_dbutils": [
+        md("# Secrets"),
+        code('def api_token():\n    return dbutils.secrets.get(scope="flights", key="api-token")', 1),
+        code("token = api_token()", 2),
+    ],
+    # Refused (NB201): cell 2 calls the function before the cell that defines `flights` ran.
+    "refuse_used_before_defined": [
+        md("# Used before defined"),
+        code(f"{IMPORTS}\n\n\ndef late(frame):\n    return frame.filter(F.col('arr_delay') > 15)", 1),
+        code("late_rows = late(flights)", 3),
+        code('flights = spark.table("bronze.flights")', 2),
+    ],
+    # Refused (NB202): `threshold` lived only in the kernel that ran this.
+    "refuse_undefined_name": [
+        md("# Undefined name"),
+        code(IMPORTS, 1),
+        code('def late(frame):\n    return frame.filter(F.col("arr_delay") > threshold)', 2),
+        code('flights = spark.table("bronze.flights")\nlate_rows = late(flights)', 3),
+    ],
+    # Refused in the .ipynb (NB101: cell 4 ran before cell 3); the .py twin stores no counts and extracts.
+    "refuse_out_of_order": [
+        md("# Out of order"),
+        code('flights = spark.table("bronze.flights")', 1),
+        code("def first_rows(frame):\n    return frame.limit(5)", 3),
+        code("rows = first_rows(flights)", 2),
+    ],
+}
+
+
+def databricks_twin(cells: list[Spec]) -> str:
+    """Databricks writes a SQL cell as `%sql`, where Jupyter needs the cell magic `%%sql`."""
+    renamed = [Spec(s.kind, s.source.replace("%%sql", "%sql", 1), s.count) for s in cells]
+    return databricks_text(renamed)
+
+
+def build(folder: Path = EXTRACT_DIR) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, cells in EXTRACT_FIXTURES.items():
+        outputs = {folder / f"{name}.ipynb": jupyter_text(cells), folder / f"{name}.py": databricks_twin(cells)}
+        for path, text in outputs.items():
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for written in build():
+        print(written)
