@@ -1,4 +1,5 @@
-"""Notebook hygiene: `spark-ml notebook check` (static, never executes code) and `notebook run`.
+"""Notebook hygiene: `spark-ml notebook check` (static, never executes code), `notebook run`, and
+`notebook extract` (a notebook's functions into a module).
 
     from spark_ml.notebook import check_paths
     report = check_paths(["notebooks/"])
@@ -22,6 +23,9 @@ notebooks. No Spark needed: nothing here imports pyspark.
     checker.py          `notebook check`: run the enabled rules, apply severities, the exit code
     sarif.py            findings as SARIF 2.1.0
     runner.py           `notebook run`: execute top to bottom in a fresh kernel, compare outputs
+    extract.py          `notebook extract`: refuse what would not run, plan, render, write the outputs
+    extract_plan.py     what moves: each def's notebook globals as parameters, constants, imports, `spark`
+    extract_rewrite.py  the text written: the module (ruff-formatted signatures, imports), the new notebook
     cli.py              the `spark-ml notebook` commands
     settings.py         the `notebook` section of the settings
 

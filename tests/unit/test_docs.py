@@ -58,6 +58,10 @@ EXERCISED: dict[str, tuple[str, str]] = {
         "tests/unit/notebook/test_cli.py::test_acceptance_out_of_order_notebook_with_a_global_reading_function",
         '"check"',
     ),
+    "spark-ml notebook extract": (
+        "tests/unit/notebook/test_extract.py::test_dry_run_prints_the_module_and_a_diff_and_writes_nothing",
+        '"--dry-run"',
+    ),
     "spark-ml notebook run": (
         "tests/unit/notebook/test_runner.py::test_run_passes_and_outputs_match_after_normalizing",
         '"notebook", "run"',
