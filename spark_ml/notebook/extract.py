@@ -53,7 +53,7 @@ class Extraction:
 
     def to_json(self) -> str:
         data = {
-            "module": str(self.module_path),
+            "module": str(self.module_path) if self.module_text else None,
             "tests": [],
             "notebook": str(self.notebook_path),
             "job": None,
@@ -62,7 +62,8 @@ class Extraction:
         return json.dumps(data, indent=2) + "\n"
 
     def text(self) -> str:
-        lines = [f"wrote {self.module_path}", *(f"wrote {p}" for p in self.packages), f"wrote {self.notebook_path}"]
+        written = [self.module_path, *self.packages] if self.module_text else []
+        lines = [f"wrote {p}" for p in [*written, self.notebook_path]]
         for function in self.functions:
             lines.append(f"  {function['name']}({', '.join(function['params'])}) from cell {function['cells'][0]}")
         lines += [f"  {name} imported from {module} (same code there)" for name, module in self.reused.items()]
@@ -128,7 +129,7 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
     planned = plan(ctx, module, package_root)
     if not planned.functions:
         raise ExtractError(f"{path} has no module-level def to extract (functions are written in cells as `def`)")
-    output = path.with_name(f"{path.name.split('.')[0]}.extracted{path.suffix}")
+    output = path.with_name(f"{path.stem}.extracted{path.suffix}")
     outputs = [target, output] if planned.extracted else [output]
     for existing in outputs:
         if existing.exists() and not force:

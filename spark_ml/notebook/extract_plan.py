@@ -343,11 +343,16 @@ def _classify(ctx: Context, result: Plan, function: Function, calls: list[ast.Ca
             if kind == "function":
                 function.calls.add(used)
             continue
+        if kind == "unknown":
+            raise ExtractError(
+                f"function `{name}` (cell {function.cell}) reads `{used}`, which no cell binds (a star import, "
+                f"%run or exec may provide it): import or assign `{used}` explicitly, then extract"
+            )
         if kind == "notebook-only":
             raise ExtractError(
                 f"function `{name}` (cell {function.cell}) uses `{used}`, which only a notebook provides: "
-                f"a module cannot read it; keep `{used}` in the notebook (return a value and call `{used}` "
-                "on it there), or pass what it gives as a parameter, then extract"
+                f"a module cannot read it; keep the use of `{used}` in the notebook (return the value, or pass "
+                "what it gives as a parameter), then extract"
             )
         if function.decorated and kind != "constant":
             raise ExtractError(
@@ -411,7 +416,7 @@ def _kind_of(ctx: Context, result: Plan, name: str) -> str:
             return "builtin"
         if name in NOTEBOOK_ONLY:
             return "notebook-only"
-        raise ExtractError(f"`{name}` is read but no cell defines it: fix the notebook first (NB202)")
+        return "unknown"
     if hows == {"import"}:
         return "import"
     if name in result.constants:
@@ -434,7 +439,9 @@ def _propagate(functions: dict[str, Function]) -> None:
                 target = functions[callee]
                 if target.reused_from is None:
                     for pname, param in target.added.items():
-                        needed.setdefault(pname, param)
+                        # a UDF calls with the callee's constant defaults: it has no parameters to pass on
+                        if not (function.decorated and param.constant):
+                            needed.setdefault(pname, param)
             frame = function.frame_params[0] if function.frame_params else None
             if frame is None:
                 frame = next((p.name for p in needed.values() if p.annotation == "DataFrame"), None)

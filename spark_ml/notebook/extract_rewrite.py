@@ -146,8 +146,10 @@ def function_text(function: Function, plan: Plan, source: str, line_length: int)
             edits.append((line, col, line, col + len(sub.id), function.renames[sub.id]))
         elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in plan.functions:
             callee = plan.functions[sub.func.id]
+            # pass on what the caller has: its parameters, or the `spark` it derives
+            has = set(function.added) | ({"spark"} if function.spark_from else set())
             if callee.reused_from is None and callee.added:
-                edit = call_edit(sub, [(p, p) for p in sorted(callee.added)], lines)
+                edit = call_edit(sub, [(p, p) for p in sorted(callee.added) if p in has], lines)
                 if edit is not None:
                     edits.append(edit)
     if function.spark_from is not None:
@@ -239,6 +241,9 @@ def render_module(
             else:
                 module = "." * statement.level + (statement.module or "")
                 from_imports.setdefault(module, {})[alias.name] = alias.asname
+    for function in plan.functions.values():
+        if function.reused_from is not None and function.name in reads:
+            from_imports.setdefault(function.reused_from, {})[function.name] = None
     bound = reads & set(plan.imports)
     for name, module in (("DataFrame", "pyspark.sql"), ("SparkSession", "pyspark.sql"), ("Any", "typing")):
         if name not in bound and any(name in a for a in annotations):

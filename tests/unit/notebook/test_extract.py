@@ -54,6 +54,17 @@ def extracted(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, fmt
     return (tmp_path / "flights_pkg" / "steps.py").read_text(), notebook.with_name(f"{name}.extracted.{fmt}")
 
 
+def assert_no_free_globals(module: str) -> None:
+    """Every name the module's functions read is a parameter, a local, an import, a constant, another
+    function of the module or a builtin (the notebook check's own scope engine decides)."""
+    cell = code_cell(1, module, None)
+    facts = analyze([(cell, ast.parse(cell.source))])
+    assert facts.definitions
+    for definition in facts.definitions:
+        free = definition.globals_used - facts.bound - BUILTINS
+        assert not free, f"{definition.qualname} reads {sorted(free)}"
+
+
 def test_corpus_files_are_valid_and_in_sync_with_the_spec(tmp_path: Path) -> None:
     for name in EXTRACT_FIXTURES:
         nbformat.validate(nbformat.read(str(EXTRACT_DIR / f"{name}.ipynb"), as_version=4))
@@ -157,11 +168,7 @@ def test_module_has_no_free_globals_and_runs_no_spark_at_import(
             ast.literal_eval(statement.value)
         else:
             assert isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Expr)), ast.dump(statement)
-    cell = code_cell(1, module, None)
-    facts = analyze([(cell, ast.parse(cell.source))])
-    for definition in facts.definitions:
-        free = definition.globals_used - facts.bound - BUILTINS
-        assert not free, f"{definition.qualname} reads {sorted(free)}"
+    assert_no_free_globals(module)
     from pyspark.sql import SparkSession
 
     before = SparkSession.getActiveSession()
@@ -275,18 +282,43 @@ def test_a_function_already_in_the_package_is_imported_not_copied(
         "def with_is_late(df, threshold):\n"
         "    # same body as the package's\n"
         '    return df.withColumn("is_late", df["arr_delay"] > threshold)',
-        "def first_rows(df):\n    return df.limit(5)",
-        'flights = spark.table("bronze.flights")\nlate = with_is_late(first_rows(flights), 15)',
+        "def first_rows(df):\n    return with_is_late(df, 15).limit(5)",
+        'flights = spark.table("bronze.flights")\nlate = first_rows(flights)',
     )
     code, out, _ = run(capsys, notebook, tmp_path)
     assert code == 0
     module = (package / "steps.py").read_text()
-    assert "with_is_late" not in module
-    assert "def first_rows(df: DataFrame) -> DataFrame:" in module
+    assert "def with_is_late" not in module
+    assert "from flights_pkg.transforms import with_is_late" in module.splitlines()  # what first_rows calls
+    assert "def first_rows(df: DataFrame):" in module
+    assert_no_free_globals(module)
     assert read_notebook(tmp_path / "inline.extracted.py").cells[1].source == (
         "from flights_pkg.steps import first_rows\nfrom flights_pkg.transforms import with_is_late"
     )
     assert "  with_is_late imported from flights_pkg.transforms (same code there)" in out
+
+
+def test_a_udf_calls_a_helper_with_the_helpers_constant_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebook = notebook_of(
+        tmp_path,
+        "from pyspark.sql import functions as F\n\nSCALE = 60",
+        "def minutes(hours):\n    return hours * SCALE",
+        '@F.udf("double")\ndef duration(hours):\n    return float(minutes(hours))',
+        'flights = spark.table("bronze.flights")\ntimed = flights.withColumn("m", duration("hours"))',
+    )
+    code, _, err = run(capsys, notebook, tmp_path)
+    assert code == 0, err
+    module = (tmp_path / "flights_pkg" / "steps.py").read_text()
+    assert "def minutes(hours, *, scale: int = SCALE):\n    return hours * scale\n" in module
+    assert '@F.udf("double")\ndef duration(hours):\n    return float(minutes(hours))\n' in module
+    assert_no_free_globals(module)
+    cells = [c.source for c in read_notebook(tmp_path / "inline.extracted.py").cells[1:]]
+    assert cells[1:] == [
+        "from flights_pkg.steps import minutes, duration",
+        'flights = spark.table("bronze.flights")\ntimed = flights.withColumn("m", duration("hours"))',
+    ]
 
 
 def test_a_function_passed_as_a_value_that_needs_new_parameters_is_refused(
