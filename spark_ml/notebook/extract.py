@@ -119,6 +119,8 @@ def refuse_if_it_would_not_run(notebook: Notebook, package_root: Path) -> list[F
 
 def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extraction:
     """Plan and render the extraction; nothing is written (see `write`)."""
+    if not root.is_dir():
+        raise ExtractError(f"--root {root}: no such folder (run at the project's root or pass --root DIR)")
     target = module_path(root, module)
     if not path.is_file():
         raise ExtractError(f"no such notebook: {path}")

@@ -343,6 +343,19 @@ def test_module_must_be_a_dotted_python_name(tmp_path: Path, capsys: pytest.Capt
     assert f"--module must be PACKAGE.MODULE (dotted Python identifiers), got {module!r}" in capsys.readouterr().err
 
 
+def test_a_missing_root_or_notebook_is_a_usage_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebook = copied(tmp_path, "late_flights", "py")
+    code, out, err = run(capsys, notebook, tmp_path / "nowhere")
+    assert (code, out) == (2, "")
+    assert f"--root {tmp_path / 'nowhere'}: no such folder" in err
+    code, out, err = run(capsys, tmp_path / "missing.ipynb", tmp_path)
+    assert (code, out) == (2, "")
+    assert f"no such notebook: {tmp_path / 'missing.ipynb'}" in err
+    assert files(tmp_path) == ["notebooks/late_flights.py"]
+
+
 def test_the_example_notebook_has_nothing_to_extract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     notebook = Path(shutil.copy(REPO / "notebooks" / "explore_flights.ipynb", tmp_path / "explore_flights.ipynb"))
     code, out, err = run(capsys, notebook, tmp_path)
