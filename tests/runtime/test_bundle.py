@@ -241,6 +241,7 @@ def test_the_schema_check_rejects_a_broken_bundle(validator: Validator, mutate: 
 
 def test_targets_follow_the_deployment_mode_rules() -> None:
     targets = BUNDLE_CONFIG["targets"]
+    assert set(targets) == {"dev", "staging", "prod"}
     dev, prod = targets["dev"], targets["prod"]
     assert dev["mode"] == "development"
     assert dev["default"] is True
@@ -250,10 +251,28 @@ def test_targets_follow_the_deployment_mode_rules() -> None:
     # The Databricks CLI refuses production mode without an explicit root_path (one deployed copy).
     assert prod["workspace"]["root_path"].startswith("/Workspace/")
     assert "${bundle.target}" in prod["workspace"]["root_path"]
-    assert prod["run_as"]["service_principal_name"]
+    assert prod["run_as"]["service_principal_name"] == "${var.service_principal}"
     assert prod["permissions"]
     assert "host" not in BUNDLE_CONFIG.get("workspace", {})
     assert all("host" not in t.get("workspace", {}) for t in targets.values())
+
+
+def test_staging_mirrors_prod() -> None:
+    """Staging rehearses what a release deploys: same mode, identity, folder rule, permissions and
+    paused schedules; only the catalog differs, so staging never writes prod's tables or model."""
+    targets = BUNDLE_CONFIG["targets"]
+    staging, prod = targets["staging"], targets["prod"]
+    for key in ("mode", "workspace", "run_as", "permissions", "presets"):
+        assert staging[key] == prod[key], key
+    for target in (staging, prod):
+        assert target["presets"]["trigger_pause_status"] == "PAUSED"
+    assert _target_values("staging")["catalog"] != _target_values("prod")["catalog"]
+
+
+def _target_values(target: str) -> dict[str, Any]:
+    """Variable values as the CLI resolves them for `target` with nothing set on the command line."""
+    overrides = BUNDLE_CONFIG["targets"][target].get("variables", {})
+    return {**{name: spec["default"] for name, spec in VARIABLES.items() if "default" in spec}, **overrides}
 
 
 def _unassigned_variables(target: str) -> list[str]:
@@ -263,9 +282,64 @@ def _unassigned_variables(target: str) -> list[str]:
 
 def test_variables_need_deploy_time_values_only_where_intended() -> None:
     """The CLI refuses any declared variable left without a value for the chosen target: plain
-    `databricks bundle validate` (the default dev target) needs none, prod exactly its run-as identity."""
+    `databricks bundle validate` (the default dev target) needs none; staging and prod exactly their
+    run-as identity and alert address, which CI passes as BUNDLE_VAR_*."""
     assert _unassigned_variables("dev") == []
-    assert _unassigned_variables("prod") == ["service_principal"]
+    assert _unassigned_variables("staging") == ["alert_email", "service_principal"]
+    assert _unassigned_variables("prod") == ["alert_email", "service_principal"]
+
+
+def _resolved_for(target: str) -> dict[str, Any]:
+    """The merged bundle with the target's variable values substituted (placeholders for the ones CI
+    passes), as `databricks bundle validate -t <target>` would see it."""
+    values = {name: str(value) for name, value in _target_values(target).items()}
+    values |= {name: f"<{name}>" for name in _unassigned_variables(target)}
+    text = VAR_REFERENCE.sub(lambda m: values[m.group(1)], json.dumps(BUNDLE_CONFIG))
+    resolved: dict[str, Any] = json.loads(text)
+    return resolved
+
+
+@pytest.mark.parametrize("target", ["dev", "staging", "prod"])
+def test_every_target_resolves_to_a_valid_bundle(validator: Validator, target: str) -> None:
+    resolved = _resolved_for(target)
+    assert "${var." not in json.dumps(resolved)
+    assert _problems(validator, resolved) == []
+    for job_key, job in resolved["resources"]["jobs"].items():
+        assert Job.from_dict(job).as_dict() == job, job_key
+
+
+# -- run-time behaviour of every job: alerts, limits, queueing, retries ------------------------------
+
+# The steps whose rerun leaves the same tables: ingest skips files its log records and replaces a
+# file's rows, silver and features overwrite (or replaceWhere their months), score replaces its
+# month. train registers a new model version, promote moves aliases, monitor's alert is a verdict.
+RETRIED_STEPS = {"ingest", "silver", "features", "score"}
+
+
+@pytest.mark.parametrize("job_key", sorted(JOBS))
+def test_every_job_alerts_queues_and_is_bounded(job_key: str) -> None:
+    job = JOBS[job_key]
+    assert job["email_notifications"]["on_failure"] == ["${var.alert_email}"]
+    assert job["email_notifications"]["on_duration_warning_threshold_exceeded"] == ["${var.alert_email}"]
+    assert job["queue"] == {"enabled": True}
+    (rule,) = job["health"]["rules"]
+    assert rule["metric"] == "RUN_DURATION_SECONDS"
+    assert rule["op"] == "GREATER_THAN"
+    # The warning must come before the timeout ends the run, or it never fires.
+    assert 0 < rule["value"] < job["timeout_seconds"]
+
+
+@pytest.mark.parametrize("job_key", sorted(JOBS))
+def test_only_idempotent_steps_retry(job_key: str) -> None:
+    tasks = JOBS[job_key]["tasks"]
+    retried = {t["task_key"] for t in tasks if t.get("max_retries", 0) > 0}
+    assert retried == RETRIED_STEPS
+    for task in tasks:
+        if task["task_key"] in RETRIED_STEPS:
+            assert task["min_retry_interval_millis"] > 0, task["task_key"]
+            assert task["retry_on_timeout"] is False, task["task_key"]
+        else:
+            assert not {"max_retries", "min_retry_interval_millis", "retry_on_timeout"} & set(task), task["task_key"]
 
 
 # -- databricks-bundles ----------------------------------------------------------------------------
@@ -345,7 +419,8 @@ def test_the_job_cluster_variant_runs_every_task_on_its_job_cluster() -> None:
         assert task["job_cluster_key"] == cluster["job_cluster_key"], task["task_key"]
         assert [lib["whl"] for lib in task["libraries"]] == ["../dist/*.whl"], task["task_key"]
         assert "environment_key" not in task
-    assert job["schedule"]["pause_status"] == "PAUSED"
+    # The target decides: presets.trigger_pause_status applies only to a schedule without its own.
+    assert "pause_status" not in job["schedule"]
 
 
 def test_the_serverless_variant_uses_an_environment_and_no_cluster() -> None:
