@@ -6,12 +6,13 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,notebook
 
-.PHONY: help install run doctor test test-fast test-system lint typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
+.PHONY: help install run doctor test test-fast test-system lint lint-workflows typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
 	@echo "make test         ruff, mypy, import contracts, notebook check, unit + integration tests, the Connect pass"
 	@echo "make test-fast    ruff, import contracts and the unit tests (the edit-test loop)"
+	@echo "make lint-workflows  actionlint on .github/workflows (built from Go modules when missing)"
 	@echo "make test-system  the tests that start other processes (wheel venv, spark-submit, cluster, kernels)"
 	@echo "make dev-start    a warm Spark Connect server: pytest --spark-connect FILE answers in seconds"
 	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"
@@ -38,7 +39,18 @@ run: install
 doctor: install
 	$(BIN)/spark-ml doctor
 
-lint: install
+# actionlint is a Go program: built once from its module (about 37 s measured here), kept in .make/bin.
+# Bump the version and `rm .make/bin/actionlint` together: the target only checks that it exists.
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := .make/bin/actionlint
+
+$(ACTIONLINT):
+	GOBIN=$(abspath .make/bin) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+lint-workflows: $(ACTIONLINT)
+	$(ACTIONLINT) .github/workflows/*.yml
+
+lint: install lint-workflows
 	$(BIN)/ruff check spark_ml tests jobs benchmarks
 	$(BIN)/ruff format --check spark_ml tests jobs benchmarks
 	$(BIN)/lint-imports
