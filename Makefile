@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,notebook
 
-.PHONY: help install run doctor test test-fast test-system lint lint-workflows typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
+.PHONY: help install run doctor test test-fast test-system lint lint-workflows shared-from-cli typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
@@ -49,6 +49,16 @@ $(ACTIONLINT):
 
 lint-workflows: $(ACTIONLINT)
 	$(ACTIONLINT) .github/workflows/*.yml
+
+# The bundle tests read the official bundle schema and its test cases from ../shared (SPARK_ML_SHARED_DIR
+# overrides it). A GitHub runner has no ../shared: the pull-request workflow checks out databricks/cli at
+# the same release into $(CLI_SRC) and this lays the two out as ../shared does, under .make/shared.
+CLI_SRC ?= .databricks-cli
+shared-from-cli:
+	mkdir -p .make/shared/databricks
+	cp $(CLI_SRC)/bundle/schema/jsonschema.json .make/shared/databricks/bundle-schema.json
+	rm -rf .make/shared/databricks/schema-testdata
+	cp -r $(CLI_SRC)/bundle/internal/schema/testdata .make/shared/databricks/schema-testdata
 
 lint: install lint-workflows
 	$(BIN)/ruff check spark_ml tests jobs benchmarks
