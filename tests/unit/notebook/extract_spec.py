@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.notebook.fixture_spec import FIXTURES_DIR, Spec, code, databricks_text, jupyter_text, md
+from tests.unit.notebook.fixture_spec import FIXTURES_DIR, Spec, code, databricks_text, md
+from tests.unit.notebook.fixture_spec import build as build_fixtures
 
 EXTRACT_DIR = FIXTURES_DIR / "extract"
 IMPORTS = "from pyspark.sql import functions as F"
@@ -121,14 +122,7 @@ def databricks_twin(cells: list[Spec]) -> str:
 
 
 def build(folder: Path = EXTRACT_DIR) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, cells in EXTRACT_FIXTURES.items():
-        outputs = {folder / f"{name}.ipynb": jupyter_text(cells), folder / f"{name}.py": databricks_twin(cells)}
-        for path, text in outputs.items():
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-    return written
+    return build_fixtures(folder, EXTRACT_FIXTURES, databricks_twin)
 
 
 if __name__ == "__main__":

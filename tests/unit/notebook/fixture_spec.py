@@ -10,6 +10,7 @@ exist only in the .ipynb files: the Databricks source format does not store them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -355,11 +356,16 @@ def databricks_text(cells: list[Spec]) -> str:
     return "# Databricks notebook source\n" + "\n\n# COMMAND ----------\n\n".join(blocks) + "\n"
 
 
-def build(folder: Path = FIXTURES_DIR) -> list[Path]:
+def build(
+    folder: Path = FIXTURES_DIR,
+    fixtures: dict[str, list[Spec]] | None = None,
+    databricks: Callable[[list[Spec]], str] = databricks_text,
+) -> list[Path]:
+    """Write each fixture (default: FIXTURES) as a Jupyter file and its Databricks twin."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, cells in FIXTURES.items():
-        outputs = {folder / f"{name}.ipynb": jupyter_text(cells), folder / f"{name}.py": databricks_text(cells)}
+    for name, cells in (FIXTURES if fixtures is None else fixtures).items():
+        outputs = {folder / f"{name}.ipynb": jupyter_text(cells), folder / f"{name}.py": databricks(cells)}
         for path, text in outputs.items():
             path.write_text(text, encoding="utf-8")
             written.append(path)
