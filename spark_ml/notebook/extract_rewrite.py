@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from spark_ml.notebook.analysis import Context
 from spark_ml.notebook.extract_plan import ExtractError, Function, Plan, returns_frame
+from spark_ml.notebook.rules_code import is_docstring
 
 Edit = tuple[int, int, int, int, str]
 """(line, column, end line, end column, replacement): 1-based lines, 0-based character columns."""
@@ -154,7 +155,7 @@ def function_text(function: Function, plan: Plan, source: str, line_length: int)
                     edits.append(edit)
     if function.spark_from is not None:
         body = node.body
-        first = body[1] if len(body) > 1 and _is_docstring(body[0]) else body[0]
+        first = body[1] if len(body) > 1 and is_docstring(body[0]) else body[0]
         if first.lineno == node.lineno:
             raise ExtractError(f"function `{function.name}`: put its body on its own lines, then extract")
         indent = " " * char_col(lines, first.lineno, first.col_offset)
@@ -169,14 +170,6 @@ def _signature_nodes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[ast.AS
     parts: list[ast.AST | None] = [*node.decorator_list, *args.defaults, *args.kw_defaults, node.returns]
     parts += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a]
     return {sub for part in parts if part is not None for sub in ast.walk(part)}
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
 
 
 def render_imports(

@@ -96,11 +96,18 @@ def check_duplicates(ctx: Context) -> Iterator[Hit]:
                     break
 
 
+def is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
 def normalized_body(node: Definition) -> str:
     """The body as an AST dump without positions, docstrings or comments."""
     body = list(node.body)
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+    if body and is_docstring(body[0]):
         body = body[1:]
     return "\n".join(ast.dump(statement, include_attributes=False) for statement in body)
 
