@@ -32,7 +32,9 @@ def job() -> dict[str, Any]:
 
 
 def tasks() -> list[JobTask]:
-    """The job's python_wheel_tasks in the order they run (each after those it depends on)."""
+    """The job's python_wheel_tasks in the order they run (each after those it depends on). The
+    retrain_check condition and the retrain run_job task after monitor run no code of ours: locally
+    the pipeline command applies the same rule (tests/integration/test_retrain_rule.py)."""
     found = [
         JobTask(
             t["task_key"],
@@ -41,6 +43,7 @@ def tasks() -> list[JobTask]:
             tuple(d["task_key"] for d in t.get("depends_on", [])),
         )
         for t in job()["tasks"]
+        if "python_wheel_task" in t
     ]
     ordered: list[JobTask] = []
     pending = list(found)

@@ -187,6 +187,8 @@ class MonitorSettings(Model):
     bins: int = Field(default=10, ge=2, le=100)
     psi_warn: float = Field(default=0.1, ge=0.0)
     psi_alert: float = Field(default=0.25, ge=0.0)
+    # The drift status that retrains (train, then promote): `alert`, `warn` (warn or alert) or `never`.
+    retrain_on: Literal["alert", "warn", "never"] = "never"
 
     @model_validator(mode="after")
     def _ordered(self) -> MonitorSettings:

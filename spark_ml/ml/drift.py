@@ -141,3 +141,11 @@ def drift_report(
 def overall_status(report: Sequence[Drift]) -> str:
     statuses = {d.status for d in report}
     return "alert" if "alert" in statuses else "warn" if "warn" in statuses else "ok"
+
+
+RETRAIN_STATUSES = {"alert": ("alert",), "warn": ("warn", "alert"), "never": ()}
+
+
+def retrain_wanted(status: str, retrain_on: str) -> bool:
+    """Whether a month whose overall drift status is `status` retrains under `monitor.retrain_on`."""
+    return status in RETRAIN_STATUSES[retrain_on]

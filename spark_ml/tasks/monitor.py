@@ -3,8 +3,10 @@
 Reference: the training window of the feature table (its probabilities from the champion).
 Current: the scored month. PSI per column with bins from the reference; status ok / warn / alert
 by `monitor.psi_warn` and `monitor.psi_alert`. Results replace the month's rows of the
-monitoring table. With --fail-on-alert an overall alert exits with code 3 (EXIT_DRIFT_ALERT), the
-signal for a scheduler to retrain.
+monitoring table. The overall status and whether it retrains (`monitor.retrain_on`) are published
+as task values `drift_status` and `retrain` (on Databricks: the job's condition task runs the retrain
+job on `retrain`; the pipeline command follows the same rule). With --fail-on-alert an overall alert
+exits with code 3 (EXIT_DRIFT_ALERT) instead, for schedulers that act on exit codes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import Settings
 from spark_ml.errors import EXIT_DRIFT_ALERT, EXIT_OK, TableNotFoundError
-from spark_ml.ml.drift import Drift, drift_report, overall_status
+from spark_ml.io import task_values
+from spark_ml.ml.drift import Drift, drift_report, overall_status, retrain_wanted
 from spark_ml.ml.evaluation import evaluate, positive_probability
 from spark_ml.ml.pipeline import LABEL
 from spark_ml.ml.training import check_columns, in_window, with_label
@@ -54,9 +57,12 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
         drifted = [f"{d.column} {d.psi:.3f} ({d.status})" for d in report if d.status != "ok"]
         ctx.note(f"drift {sc.month} vs training window: {overall}" + (f" - {', '.join(drifted)}" if drifted else ""))
         ctx.note(f"realized AUC-ROC of {sc.month}: {realized:.4f}" if not math.isnan(realized) else "no labels yet")
+        retrain = retrain_wanted(overall, cfg.monitor.retrain_on)
+        ctx.note(task_values.publish({"drift_status": overall, "retrain": str(retrain).lower()}))
         exit_code = EXIT_DRIFT_ALERT if (fail_on_alert and overall == "alert") else EXIT_OK
         metrics: dict[str, Any] = {
             "overall_status": overall,
+            "retrain": retrain,
             "realized_auc_roc": realized,
             "drift": [(d.column, d.kind, d.psi, d.status) for d in report],
         }

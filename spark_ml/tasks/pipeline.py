@@ -1,6 +1,8 @@
 """Task `pipeline`: every configured step in one Spark session, with progress and a report.
 
 Locally: land-demo-data -> ingest -> silver -> features -> train -> promote -> score -> monitor.
+When monitor's drift status calls for it (`monitor.retrain_on`), train and promote run once more
+after it: the rule the Databricks job applies with its condition task and retrain job.
 Running it again is safe: the same tables, a new model version, and the champion changes only
 through the promotion gate.
 """
@@ -24,6 +26,7 @@ from spark_ml.tasks.base import TaskContext, TaskResult
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
+RETRAIN_STEPS = ("train", "promote")  # what the retrain job runs (resources/*.job.yml)
 
 
 class _Heartbeat:
@@ -63,18 +66,17 @@ def run(
         results: list[TaskResult] = []
         exit_code = EXIT_OK
         for number, name in enumerate(steps, 1):
-            task = get_task(name)
-            label = f"[{number}/{len(steps)}] {name}"
-            progress.info("%s ...", label)
-            with _Heartbeat(label):
-                result = task.run_function()(spark, cfg, **options_of(task, options))
+            result = _step(ctx, name, f"[{number}/{len(steps)}] {name}", options)
             results.append(result)
-            ctx.include(result)
-            ctx.tags[f"step.{result.task}"] = result.run_id  # the steps' own manifests in the runs table
-            progress.info("%s done in %.1f s", label, result.duration_s)
-            for note in result.notes[-3:]:
-                progress.info("    %s", note)
             exit_code = exit_code or result.exit_code
+            if name == "monitor" and result.metrics.get("retrain"):
+                status = result.metrics.get("overall_status")
+                progress.info("drift %s, monitor.retrain_on=%s: retraining", status, cfg.monitor.retrain_on)
+                ctx.note(f"retrained after drift status {status} (monitor.retrain_on={cfg.monitor.retrain_on})")
+                for step in RETRAIN_STEPS:
+                    again = _step(ctx, step, f"[retrain] {step}", options, tag=f"step.retrain.{step}")
+                    results.append(again)
+                    exit_code = exit_code or again.exit_code
         facts = _facts(cfg, results)
         for key, value in facts.items():
             ctx.note(f"{key}: {value}")
@@ -83,11 +85,25 @@ def run(
         return ctx.result({"steps": [r.task for r in results], **facts}, exit_code=exit_code, list_tables=False)
 
 
+def _step(ctx: TaskContext, name: str, label: str, options: dict[str, Any], tag: str | None = None) -> TaskResult:
+    """Run one step in the pipeline's session, with progress lines and its manifest in the runs table."""
+    task = get_task(name)
+    progress.info("%s ...", label)
+    with _Heartbeat(label):
+        result = task.run_function()(ctx.spark, ctx.settings, **options_of(task, options))
+    ctx.include(result)
+    ctx.tags[tag or f"step.{result.task}"] = result.run_id  # the steps' own manifests in the runs table
+    progress.info("%s done in %.1f s", label, result.duration_s)
+    for note in result.notes[-3:]:
+        progress.info("    %s", note)
+    return result
+
+
 def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
     import sys
     from pathlib import Path
 
-    by_task = {r.task: r for r in results}
+    by_task = {r.task: r for r in results}  # after a retrain, its train and promote
     facts: dict[str, Any] = {"project": cfg.project.name}
     train, promote, monitor = by_task.get("train"), by_task.get("promote"), by_task.get("monitor")
     if promote is not None:

@@ -333,7 +333,7 @@ def test_every_job_alerts_queues_and_is_bounded(job_key: str) -> None:
 def test_only_idempotent_steps_retry(job_key: str) -> None:
     tasks = JOBS[job_key]["tasks"]
     retried = {t["task_key"] for t in tasks if t.get("max_retries", 0) > 0}
-    assert retried == RETRIED_STEPS
+    assert retried == RETRIED_STEPS & {t["task_key"] for t in tasks}
     for task in tasks:
         if task["task_key"] in RETRIED_STEPS:
             assert task["min_retry_interval_millis"] > 0, task["task_key"]
@@ -366,15 +366,62 @@ def _databricks_settings() -> Settings:
     return settings_from(_parse("ingest", ["--env", "databricks"]))
 
 
-@pytest.mark.parametrize("job_key", sorted(JOBS))
+PIPELINE_JOBS = {
+    "flight_delay_pipeline": "flight_delay_retrain",
+    "flight_delay_pipeline_serverless": "flight_delay_retrain_serverless",
+}
+
+
+def _wheel_tasks(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in job["tasks"] if "python_wheel_task" in t]
+
+
+def test_every_job_is_a_pipeline_or_its_retrain_job() -> None:
+    assert set(JOBS) == set(PIPELINE_JOBS) | set(PIPELINE_JOBS.values())
+
+
+@pytest.mark.parametrize("job_key", sorted(PIPELINE_JOBS))
 def test_jobs_run_the_configured_steps_in_order(job_key: str) -> None:
     steps = list(_databricks_settings().pipeline.steps)
-    tasks = JOBS[job_key]["tasks"]
+    tasks = _wheel_tasks(JOBS[job_key])
     assert [t["task_key"] for t in tasks] == steps
     assert "depends_on" not in tasks[0]
     for previous, task in itertools.pairwise(tasks):
         assert task["depends_on"] == [{"task_key": previous["task_key"]}]
     assert [t["python_wheel_task"]["entry_point"] for t in tasks] == [f"spark-ml-{s}" for s in steps]
+
+
+@pytest.mark.parametrize(("job_key", "retrain_key"), sorted(PIPELINE_JOBS.items()))
+def test_a_drift_status_that_asks_for_it_runs_the_retrain_job(job_key: str, retrain_key: str) -> None:
+    """monitor publishes `retrain` (spark_ml/io/task_values.py); the condition compares it with the
+    string "true" and only its true outcome starts the retrain job, which runs the steps the local
+    pipeline runs again (spark_ml.tasks.pipeline.RETRAIN_STEPS)."""
+    from spark_ml.tasks.pipeline import RETRAIN_STEPS
+
+    tasks = {t["task_key"]: t for t in JOBS[job_key]["tasks"]}
+    monitor, check, retrain = tasks["monitor"], tasks["retrain_check"], tasks["retrain"]
+    assert "--fail-on-alert" not in monitor["python_wheel_task"]["parameters"]  # the alert acts by retraining
+    assert check["depends_on"] == [{"task_key": "monitor"}]
+    assert check["condition_task"] == {"op": "EQUAL_TO", "left": "{{tasks.monitor.values.retrain}}", "right": "true"}
+    assert retrain["depends_on"] == [{"task_key": "retrain_check", "outcome": "true"}]
+    assert retrain["run_job_task"] == {"job_id": f"${{resources.jobs.{retrain_key}.id}}"}
+    assert _databricks_settings().monitor.retrain_on == "alert"
+
+    retrain_job = JOBS[retrain_key]
+    assert [t["task_key"] for t in retrain_job["tasks"]] == list(RETRAIN_STEPS)
+    assert [t["python_wheel_task"]["entry_point"] for t in retrain_job["tasks"]] == [
+        f"spark-ml-{s}" for s in RETRAIN_STEPS
+    ]
+    wheel_tasks = {t["task_key"]: t for t in _wheel_tasks(JOBS[job_key])}
+    for task in retrain_job["tasks"]:  # the same parameters and compute as the pipeline's own step
+        pipeline_task = wheel_tasks[task["task_key"]]
+        assert task["python_wheel_task"] == pipeline_task["python_wheel_task"]
+        for key in ("job_cluster_key", "libraries", "environment_key"):
+            assert task.get(key) == pipeline_task.get(key), key
+    for key in ("job_clusters", "environments"):
+        assert retrain_job.get(key) == JOBS[job_key].get(key), key
+    assert "schedule" not in retrain_job  # it runs when the pipeline (or a person) starts it
+    assert retrain_job["email_notifications"]["on_start"] == ["${var.alert_email}"]
 
 
 def _resolved_wheel_paths(job: dict[str, Any], job_file: Path) -> list[Path]:
@@ -415,7 +462,7 @@ def test_the_job_cluster_variant_runs_every_task_on_its_job_cluster() -> None:
     assert new_cluster["num_workers"] == 0
     assert new_cluster["spark_conf"]["spark.databricks.cluster.profile"] == "singleNode"
     assert new_cluster["data_security_mode"] == "SINGLE_USER"  # Unity Catalog needs an access mode
-    for task in job["tasks"]:
+    for task in _wheel_tasks(job):
         assert task["job_cluster_key"] == cluster["job_cluster_key"], task["task_key"]
         assert [lib["whl"] for lib in task["libraries"]] == ["../dist/*.whl"], task["task_key"]
         assert "environment_key" not in task
@@ -432,7 +479,7 @@ def test_the_serverless_variant_uses_an_environment_and_no_cluster() -> None:
     assert spec["environment_version"] == "${var.serverless_environment_version}"
     assert VARIABLES["serverless_environment_version"]["default"] == "4"
     assert spec["dependencies"] == ["../dist/*.whl"]
-    for task in job["tasks"]:
+    for task in _wheel_tasks(job):
         assert task["environment_key"] == environment["environment_key"], task["task_key"]
         # Serverless rejects task libraries and clusters: the wheel comes from the environment.
         assert not {"libraries", "job_cluster_key", "new_cluster", "existing_cluster_id"} & set(task)
@@ -526,7 +573,7 @@ def test_every_task_command_line_is_accepted(
 def test_a_deploy_time_catalog_reaches_tables_model_and_volumes(job_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--var catalog=ml_ci` must move everything, not only the tables (conf/databricks defaults to main)."""
     monkeypatch.delenv("SPARK_ML_CATALOG", raising=False)
-    for task in JOBS[job_key]["tasks"]:
+    for task in _wheel_tasks(JOBS[job_key]):
         parameters = _resolve(task["python_wheel_task"]["parameters"], {**_defaults(), "catalog": "ml_ci"})
         settings = settings_from(_parse(task["task_key"], parameters))
         assert _catalog_mismatches(settings, "ml_ci") == [], task["task_key"]

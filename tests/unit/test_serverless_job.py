@@ -24,7 +24,7 @@ def test_the_serverless_job_is_what_this_test_runs() -> None:
         workspace, kept = serverless_job.workspace_parameters(task.parameters)
         assert workspace[:2] == ["--env", "databricks"]
         assert sorted(v.split("=")[0] for v in workspace[3::2]) == sorted(serverless_job.WORKSPACE_SETTINGS)
-        assert kept == (["--fail-on-alert"] if task.key == "monitor" else [])
+        assert kept == []
         parsed = argparse.ArgumentParser(parents=[common_parser()]).parse_known_args(
             [p.replace("${var.catalog}", "main") for p in task.parameters]
         )[0]

@@ -88,8 +88,9 @@ def test_each_bundle_job_runs_a_task_after_the_tasks_whose_tables_it_reads(path:
     cfg = load_settings("databricks", CONF)
     for job in yaml.safe_load(path.read_text())["resources"]["jobs"].values():
         after = {t["task_key"]: {d["task_key"] for d in t.get("depends_on", [])} for t in job["tasks"]}
-        writers = {table: key for key in after for table in get_task(key).writes(cfg)}
-        for key in after:
+        ours = [t["task_key"] for t in job["tasks"] if "python_wheel_task" in t]  # not the retrain condition
+        writers = {table: key for key in ours for table in get_task(key).writes(cfg)}
+        for key in ours:
             needed = {writers[t] for t in get_task(key).reads(cfg) if t in writers and writers[t] != key}
             assert needed <= _upstream(after, key), f"{path.name}: {key} reads tables of {needed}"
 
