@@ -7,6 +7,9 @@
 3. Every job loaded through `databricks-bundles` (`Job.from_dict`, strict about unknown fields).
 4. Cross-checks with the built wheel and the command line: entry points exist, package_name is the
    wheel's package, and every task's parameters parse and load the Databricks configuration.
+
+The validator, the merge and the job checks live in tests/bundle.py, shared with
+tests/runtime/test_scaffold_bundle.py (the jobs `spark-ml new usecase` writes).
 """
 
 from __future__ import annotations
