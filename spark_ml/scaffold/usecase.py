@@ -1,8 +1,10 @@
 """`spark-ml new usecase NAME`: the files of a new use case, rendered from templates/ and written
-into a project checkout, with its feature builder registered in spark_ml/features/registry.py.
+into a project checkout, with its feature builder registered in spark_ml/features/registry.py and
+its two Databricks jobs (classic and serverless) in resources/, which the bundle includes.
 
-Nothing is written unless everything can be: a bad name, a folder that is not a checkout, or a
-file that exists already is a ConfigError (exit 2) naming the problem, before any write.
+Nothing is written unless everything can be: a bad name, a folder that is not a checkout, a file
+that exists already or a job key the bundle defines already is a ConfigError (exit 2) naming the
+problem, before any write.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from spark_ml.errors import ConfigError
 
@@ -30,7 +34,9 @@ CONF = {  # template -> file under conf_<name>/
     "conf_features.yml.j2": "base/features.yml",
     "conf_ml.yml.j2": "base/ml.yml",
     "conf_local.yml.j2": "local/local.yml",
+    "conf_databricks.yml.j2": "databricks/databricks.yml",
 }
+RESOURCES = Path("resources")  # databricks.yml includes resources/*.yml
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,34 @@ def check_checkout(root: Path) -> None:
         raise ConfigError(f"{root / REGISTRY} is missing: the new builder could not be registered")
 
 
+def job_files(name: str) -> dict[Path, str]:
+    """The bundle files of use case `name` -> the key of the job each defines."""
+    return {
+        RESOURCES / f"{name}.job.yml": f"{name}_pipeline",
+        RESOURCES / f"{name}_serverless.job.yml": f"{name}_pipeline_serverless",
+    }
+
+
+def retrain_key(name: str, job_key: str) -> str:
+    """The retrain job a pipeline job starts: NAME_retrain, or NAME_retrain_serverless."""
+    return f"{name}_retrain" + ("_serverless" if job_key.endswith("_serverless") else "")
+
+
+def check_job_keys(name: str, root: Path) -> None:
+    """A job key defined in another bundle file would make the bundle define it twice."""
+    keys = {k for key in job_files(name).values() for k in (key, retrain_key(name, key))}
+    for path in sorted((root / RESOURCES).glob("*.yml")):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML ({exc.__class__.__name__}): fix it first") from None
+        resources = document.get("resources") if isinstance(document, dict) else None
+        jobs = resources.get("jobs") if isinstance(resources, dict) else None
+        clash = sorted(keys & set(jobs or {}))
+        if clash:
+            raise ConfigError(f"job {clash[0]!r} is defined already in {path}: pick another name than {name!r}")
+
+
 def variables(name: str) -> dict[str, str]:
     return {
         "name": name,
@@ -73,7 +107,7 @@ def variables(name: str) -> dict[str, str]:
     }
 
 
-def _render(template: str, values: dict[str, str]) -> str:
+def _render(template: str, values: dict[str, str], **extra: object) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
@@ -82,7 +116,7 @@ def _render(template: str, values: dict[str, str]) -> str:
         keep_trailing_newline=True,
         autoescape=False,  # Python, YAML and notebook sources, not HTML
     )
-    return env.get_template(template).render(**values)
+    return env.get_template(template).render(**values, **extra)
 
 
 def notebook_json(source: str, name: str) -> str:
@@ -162,6 +196,20 @@ def plan(name: str, root: Path) -> list[Planned]:
             edited=True,
         ),
         *[Planned(conf / target, _render(t, values), "configuration") for t, target in CONF.items()],
+        *[
+            Planned(
+                path,
+                _render(
+                    "job.yml.j2",
+                    values,
+                    job_key=key,
+                    retrain_key=retrain_key(name, key),
+                    serverless=key.endswith("_serverless"),
+                ),
+                f"Databricks job {key}",
+            )
+            for path, key in job_files(name).items()
+        ],
         Planned(
             Path(f"tests/unit/features/test_{name}.py"), _render("test_features.py.j2", values), "its tests (chispa)"
         ),
@@ -183,6 +231,7 @@ def new_usecase(name: str, root: Path) -> list[Planned]:
     check_checkout(root)
     if (root / f"conf_{name}").exists():
         raise ConfigError(f"{root / f'conf_{name}'} exists already: use case {name!r} is there (pick another name)")
+    check_job_keys(name, root)
     planned = plan(name, root)
     for item in planned:
         if not item.edited and (root / item.path).exists():
@@ -208,4 +257,7 @@ def next_steps(name: str) -> list[str]:
         f'Lakehouse(spark, settings).write(sample_events(spark), "bronze.{name}_events", mode="overwrite")',
         "EOF",
         f"spark-ml pipeline --conf-dir conf_{name}",
+        f"# on Databricks, once the spark_ml volume and <catalog>.bronze.{name}_events exist (docs/new-usecase.md):",
+        "databricks bundle deploy -t dev",
+        f"databricks bundle run {name}_pipeline",
     ]

@@ -14,6 +14,10 @@ import pytest
 
 from tests.helpers import REPO
 
+# The bundle checks shared by the bundle tests assert in tests/bundle.py: rewrite those asserts too,
+# so a failure shows the values compared.
+pytest.register_assert_rewrite("tests.bundle")
+
 
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -29,7 +29,14 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
 HEREDOC = re.compile(r"<<-?'?(\w+)'?")
 # What `spark-ml new usecase churn` writes (spark_ml/scaffold/usecase.py).
-SCAFFOLDED = {"conf_churn", "tests/unit/features/test_churn.py", "notebooks/churn.ipynb", "spark_ml/features/churn.py"}
+SCAFFOLDED = {
+    "conf_churn",
+    "tests/unit/features/test_churn.py",
+    "notebooks/churn.ipynb",
+    "spark_ml/features/churn.py",
+    "resources/churn.job.yml",
+    "resources/churn_serverless.job.yml",
+}
 SHELL = {"export", "source", ".", "git", "rm", "cd"}
 # The command (its first words) -> the test that runs it (a node id: file::function) and a string
 # that the test, or a fixture it requests, must contain. A renamed or deleted test fails here.
@@ -98,6 +105,10 @@ EXERCISED: dict[str, tuple[str, str]] = {
     ),
     # No workspace is reachable from a test: the bundle these commands deploy is validated offline.
     "databricks": ("tests/runtime/test_bundle.py::test_the_merged_bundle_is_schema_valid", "validator"),
+    "databricks bundle run churn_pipeline": (
+        "tests/runtime/test_scaffold_bundle.py::test_the_two_variants_run_on_a_job_cluster_and_on_serverless",
+        '"churn_pipeline"',
+    ),
 }
 # Commands that no test can run (they run the tests): the script that runs them, and its line.
 RUN_BY_SCRIPT: dict[str, tuple[str, str]] = {

@@ -26,6 +26,9 @@ WRITTEN = [
     "conf_churn/base/features.yml",
     "conf_churn/base/ml.yml",
     "conf_churn/local/local.yml",
+    "conf_churn/databricks/databricks.yml",
+    "resources/churn.job.yml",
+    "resources/churn_serverless.job.yml",
     "tests/unit/features/test_churn.py",
     "tests/unit/features/__init__.py",
     "notebooks/churn.ipynb",
@@ -59,7 +62,9 @@ def test_it_writes_the_use_case_and_registers_its_builder(checkout: Path, capsys
     listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
     assert listed == [WRITTEN[0], str(REGISTRY), *WRITTEN[1:]]
     assert "  (edited) registers 'churn' with the features task\n" in out
-    assert out.rstrip().endswith("spark-ml pipeline --conf-dir conf_churn")
+    assert "  resources/churn_serverless.job.yml    Databricks job churn_pipeline_serverless\n" in out
+    assert "spark-ml pipeline --conf-dir conf_churn\n" in out
+    assert out.endswith("databricks bundle deploy -t dev\ndatabricks bundle run churn_pipeline\n")
     assert "pytest tests/unit/features/test_churn.py\n" in out
     registry = (checkout / REGISTRY).read_text()
     assert (
@@ -167,6 +172,8 @@ def test_outside_a_checkout_it_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
         ("flights", "", r"use case 'flights' is registered already in spark_ml/features/registry.py"),
         ("registry", "", r"spark_ml/features/registry.py exists already: pick another name than 'registry'"),
         ("builder", "spark_ml/features/builder.py", r"spark_ml/features/builder.py exists already"),
+        ("churn", "resources/churn.job.yml", r"resources/churn.job.yml exists already: pick another name"),
+        ("churn", "resources/churn_serverless.job.yml", r"resources/churn_serverless.job.yml exists already"),
     ],
 )
 def test_a_name_that_would_overwrite_a_file_exits_2_naming_it(
@@ -192,3 +199,31 @@ def test_a_hand_edited_registry_block_is_left_alone(checkout: Path, capsys: pyte
     (checkout / REGISTRY).write_text(text.replace("# -- end of use cases --\n", ""))
     assert new(checkout, "churn", capsys)[2].startswith("spark-ml new: error: spark_ml/features/registry.py has lost")
     assert not (checkout / "conf_churn").exists()
+
+
+def test_a_job_key_the_bundle_defines_already_exits_2_naming_its_file(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """flight_delay would write resources/flight_delay.job.yml, a new file, whose job key
+    flight_delay_pipeline the flights job file defines already: the bundle would define it twice."""
+    (checkout / "resources").mkdir()
+    shutil.copy(REPO / "resources" / "flight_delay_pipeline.job.yml", checkout / "resources")
+    before = files(checkout)
+    code, _, err = new(checkout, "flight_delay", capsys)
+    assert code == 2
+    assert err == (
+        f"spark-ml new: error: job 'flight_delay_pipeline' is defined already in "
+        f"{checkout / 'resources' / 'flight_delay_pipeline.job.yml'}: pick another name than 'flight_delay'\n"
+    )
+    assert files(checkout) == before
+
+
+def test_a_bundle_file_that_is_not_yaml_exits_2_before_any_write(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (checkout / "resources").mkdir()
+    (checkout / "resources" / "broken.yml").write_text("resources: [\n")
+    code, _, err = new(checkout, "churn", capsys)
+    assert code == 2
+    assert err.startswith(f"spark-ml new: error: {checkout / 'resources' / 'broken.yml'} is not valid YAML")
+    assert files(checkout) == {str(REGISTRY), "resources/broken.yml"}
