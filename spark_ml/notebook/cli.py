@@ -102,6 +102,8 @@ def run(args: argparse.Namespace, loaded: Settings) -> int:
         extraction = extract(Path(args.notebook), args.module, Path(args.root), force=args.force)
         for note in extraction.notes:
             sys.stderr.write(f"note: {note.text()}\n")
+        for message in extraction.step_notes:
+            sys.stderr.write(f"note: {message}\n")
         if args.dry_run:
             sys.stdout.write(extraction.dry_run())
             return EXIT_OK

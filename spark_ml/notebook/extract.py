@@ -24,8 +24,9 @@ from typing import Any
 
 from spark_ml.notebook.analysis import Context, Options
 from spark_ml.notebook.checker import CheckConfig, check_notebook
-from spark_ml.notebook.extract_plan import ExtractError, Plan, plan, positional_names
+from spark_ml.notebook.extract_plan import ExtractError, Plan, plan, positional_names, top_level_defs
 from spark_ml.notebook.extract_rewrite import notebook_cells, render_module
+from spark_ml.notebook.extract_steps import find_steps
 from spark_ml.notebook.model import Finding, Notebook
 from spark_ml.notebook.readers import COMMAND_SEPARATOR, MAGIC_PREFIX, import_nbformat, read_notebook
 
@@ -50,6 +51,8 @@ class Extraction:
     notes: list[Finding] = field(default_factory=list)
     packages: list[Path] = field(default_factory=list)
     """`__init__.py` files to create."""
+    step_notes: list[str] = field(default_factory=list)
+    """Sections kept in the notebook as they are, and why."""
 
     def to_json(self) -> str:
         data = {
@@ -65,7 +68,9 @@ class Extraction:
         written = [self.module_path, *self.packages] if self.module_text else []
         lines = [f"wrote {p}" for p in [*written, self.notebook_path]]
         for function in self.functions:
-            lines.append(f"  {function['name']}({', '.join(function['params'])}) from cell {function['cells'][0]}")
+            cells = function["cells"]
+            where = f"cell {cells[0]}" if len(cells) == 1 else f"cells {', '.join(str(c) for c in cells)}"
+            lines.append(f"  {function['name']}({', '.join(function['params'])}) from {where}")
         lines += [f"  {name} imported from {module} (same code there)" for name, module in self.reused.items()]
         return "\n".join(lines) + "\n"
 
@@ -127,10 +132,18 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
     notebook = read_notebook(path)
     package_root = root / module.split(".")[0]
     notes = refuse_if_it_would_not_run(notebook, package_root)
-    ctx = Context.build(notebook, Options(package_root=package_root))
-    planned = plan(ctx, module, package_root)
+    options = Options(package_root=package_root)
+    ctx = Context.build(notebook, options)
+    frame_functions = plan(ctx, module, package_root).frame_functions if top_level_defs(ctx) else frozenset()
+    steps = find_steps(ctx, frame_functions)
+    if steps.steps:  # each step written as a def and its call; then extracted like any def
+        ctx = Context.build(steps.notebook(notebook), options)
+    planned = plan(ctx, module, package_root, steps.types())
     if not planned.functions:
-        raise ExtractError(f"{path} has no module-level def to extract (functions are written in cells as `def`)")
+        raise ExtractError(
+            f"{path} has no module-level def and no step to extract (functions are written in cells as `def`; "
+            "steps are top-level DataFrame statements under a `##` heading or a `# step: NAME` line)"
+        )
     output = path.with_name(f"{path.stem}.extracted{path.suffix}")
     outputs = [target, output] if planned.extracted else [output]
     for existing in outputs:
@@ -153,22 +166,24 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
         target,
         module_text,
         output,
-        _rewritten(notebook, original, notebook_cells(ctx, planned, module)),
+        _rewritten(notebook, original, {**steps.sources, **notebook_cells(ctx, planned, module)}),
         original,
-        _function_summaries(planned),
+        _function_summaries(planned, {s.section.name: s.cells for s in steps.steps}),
         {f.name: f.reused_from for f in planned.functions.values() if f.reused_from is not None},
         notes,
         packages,
+        steps.notes,
     )
 
 
-def _function_summaries(planned: Plan) -> list[dict[str, Any]]:
+def _function_summaries(planned: Plan, step_cells: dict[str, list[int]]) -> list[dict[str, Any]]:
     out = []
     for function in planned.extracted:
         args = function.node.args
         own = [*positional_names(function.node), *(a.arg for a in args.kwonlyargs)]
         own += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
-        out.append({"name": function.name, "params": [*own, *sorted(function.added)], "cells": [function.cell]})
+        cells = step_cells.get(function.name, [function.cell])
+        out.append({"name": function.name, "params": [*own, *sorted(function.added)], "cells": cells})
     return out
 
 

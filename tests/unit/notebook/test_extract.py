@@ -361,8 +361,9 @@ def test_the_example_notebook_has_nothing_to_extract(tmp_path: Path, capsys: pyt
     code, out, err = run(capsys, notebook, tmp_path)
     assert (code, out) == (2, "")
     assert err == (
-        f"spark-ml notebook: error: {notebook} has no module-level def to extract "
-        "(functions are written in cells as `def`)\n"
+        f"spark-ml notebook: error: {notebook} has no module-level def and no step to extract "
+        "(functions are written in cells as `def`; steps are top-level DataFrame statements under a `##` "
+        "heading or a `# step: NAME` line)\n"
     )
     assert files(tmp_path) == ["explore_flights.ipynb"]
 
