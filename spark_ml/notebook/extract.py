@@ -24,6 +24,7 @@ from typing import Any
 
 from spark_ml.notebook.analysis import Context, Options
 from spark_ml.notebook.checker import CheckConfig, check_notebook
+from spark_ml.notebook.extract_job import check_job_name, job_text
 from spark_ml.notebook.extract_plan import ExtractError, Plan, plan, positional_names, top_level_defs
 from spark_ml.notebook.extract_rewrite import notebook_cells, render_module
 from spark_ml.notebook.extract_steps import find_steps
@@ -53,20 +54,23 @@ class Extraction:
     """`__init__.py` files to create."""
     step_notes: list[str] = field(default_factory=list)
     """Sections kept in the notebook as they are, and why."""
+    job_path: Path | None = None
+    job_text: str = ""
 
     def to_json(self) -> str:
         data = {
             "module": str(self.module_path) if self.module_text else None,
             "tests": [],
             "notebook": str(self.notebook_path),
-            "job": None,
+            "job": str(self.job_path) if self.job_path is not None else None,
             "functions": self.functions,
         }
         return json.dumps(data, indent=2) + "\n"
 
     def text(self) -> str:
         written = [self.module_path, *self.packages] if self.module_text else []
-        lines = [f"wrote {p}" for p in [*written, self.notebook_path]]
+        jobs = [self.job_path] if self.job_path is not None else []
+        lines = [f"wrote {p}" for p in [*written, self.notebook_path, *jobs]]
         for function in self.functions:
             cells = function["cells"]
             where = f"cell {cells[0]}" if len(cells) == 1 else f"cells {', '.join(str(c) for c in cells)}"
@@ -81,7 +85,8 @@ class Extraction:
             fromfile=str(self.source),
             tofile=str(self.notebook_path),
         )
-        return f"# {self.module_path}\n{self.module_text}\n{''.join(diff)}"
+        job = f"\n# {self.job_path}\n{self.job_text}" if self.job_path is not None else ""
+        return f"# {self.module_path}\n{self.module_text}\n{''.join(diff)}{job}"
 
 
 def module_path(root: Path, module: str) -> Path:
@@ -122,11 +127,14 @@ def refuse_if_it_would_not_run(notebook: Notebook, package_root: Path) -> list[F
     return [f for f in findings if f.rule not in BLOCKING]
 
 
-def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extraction:
-    """Plan and render the extraction; nothing is written (see `write`)."""
+def extract(path: Path, module: str, root: Path, *, force: bool = False, job: str | None = None) -> Extraction:
+    """Plan and render the extraction; nothing is written (see `write`). `job`: also render
+    `<root>/jobs/<job>.py` (spark_ml.notebook.extract_job)."""
     if not root.is_dir():
         raise ExtractError(f"--root {root}: no such folder (run at the project's root or pass --root DIR)")
     target = module_path(root, module)
+    if job is not None:
+        check_job_name(job)
     if not path.is_file():
         raise ExtractError(f"no such notebook: {path}")
     notebook = read_notebook(path)
@@ -146,6 +154,8 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
         )
     output = path.with_name(f"{path.stem}.extracted{path.suffix}")
     outputs = [target, output] if planned.extracted else [output]
+    job_path = root / "jobs" / f"{job}.py" if job is not None else None
+    outputs += [job_path] if job_path is not None else []
     for existing in outputs:
         if existing.exists() and not force:
             raise ExtractError(f"{existing} exists: pass --force to overwrite it (nothing written)")
@@ -154,6 +164,8 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
     module_text = (
         render_module(ctx, planned, path.name, line_length(root), frozenset(first_party)) if planned.extracted else ""
     )
+    final = {**steps.sources, **notebook_cells(ctx, planned, module)}
+    job_source = job_text(notebook, final, job, frozenset(first_party), path.name) if job is not None else ""
     parts = module.split(".")
     packages = [
         root.joinpath(*parts[:i], "__init__.py")
@@ -166,13 +178,15 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
         target,
         module_text,
         output,
-        _rewritten(notebook, original, {**steps.sources, **notebook_cells(ctx, planned, module)}),
+        _rewritten(notebook, original, final),
         original,
         _function_summaries(planned, {s.section.name: s.cells for s in steps.steps}),
         {f.name: f.reused_from for f in planned.functions.values() if f.reused_from is not None},
         notes,
         packages,
         steps.notes,
+        job_path,
+        job_source,
     )
 
 
@@ -197,7 +211,12 @@ def write(extraction: Extraction) -> list[Path]:
         extraction.module_path.write_text(extraction.module_text, encoding="utf-8")
         written += [*extraction.packages, extraction.module_path]
     extraction.notebook_path.write_text(extraction.notebook_text, encoding="utf-8")
-    return [*written, extraction.notebook_path]
+    written.append(extraction.notebook_path)
+    if extraction.job_path is not None:
+        extraction.job_path.parent.mkdir(parents=True, exist_ok=True)
+        extraction.job_path.write_text(extraction.job_text, encoding="utf-8")
+        written.append(extraction.job_path)
+    return written
 
 
 def _rewritten(notebook: Notebook, original: str, cells: dict[int, str | None]) -> str:

@@ -188,7 +188,7 @@ def sections(notebook: Notebook) -> list[Section]:
     return out
 
 
-def _names(cell: Cell, statement: ast.stmt) -> tuple[list[str], set[str]]:
+def names_of(cell: Cell, statement: ast.stmt) -> tuple[list[str], set[str]]:
     """(names it reads, in order; names it binds) at the notebook level, by the scope engine."""
     facts = analyze([(cell, ast.Module([statement], []))])
     reads: list[str] = []
@@ -218,7 +218,7 @@ def _units(cell: Cell, tree: ast.Module) -> list[Unit]:
                 break
             start -= 1  # a comment just above goes with its statement
         end = statement.end_lineno or statement.lineno
-        reads, binds = _names(cell, statement)
+        reads, binds = names_of(cell, statement)
         units.append(Unit(cell.number, start, end, statement, reads=reads, binds=binds))
         previous_end = end
     return units
