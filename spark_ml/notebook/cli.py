@@ -83,7 +83,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--job",
         metavar="NAME",
         default=None,
-        help="also write <root>/jobs/NAME.py: the notebook's reads, the extracted calls and its writes, for spark-submit",
+        help="also write <root>/jobs/NAME.py (for spark-submit): the notebook's reads, the extracted calls, its writes",
     )
 
 

@@ -97,7 +97,7 @@ def job_text(
     for cell in notebook.cells:
         if not cell.is_python or cell.magics:
             continue
-        text = final[cell.number] if cell.number in final else cell.source
+        text = final.get(cell.number, cell.source)
         if text is None:
             continue
         statements += [(cell, statement, text) for statement in ast.parse(text).body]
