@@ -138,7 +138,7 @@ def job_text(
         replaced: set[int] = set()
         for node in ast.walk(statement):
             widget = _widget(node)
-            if widget is not None:
+            if widget is not None and isinstance(node, ast.Call):
                 if widget not in widgets:
                     widgets.append(widget)
                 line, end = node.lineno, node.end_lineno or node.lineno
