@@ -28,7 +28,14 @@ from tests.unit.notebook.fixture_spec import code, databricks_text, md
 
 FORMATS = ["ipynb", "py"]
 MODULE = "flights_pkg.steps"
-EXTRACTABLE = [("late_flights", "ipynb"), ("late_flights", "py"), ("udf_dict", "py"), ("widgets_sql", "ipynb")]
+EXTRACTABLE = [
+    ("late_flights", "ipynb"),
+    ("late_flights", "py"),
+    ("udf_dict", "py"),
+    ("widgets_sql", "ipynb"),
+    ("steps", "ipynb"),
+    ("steps", "py"),
+]
 
 
 def copied(tmp_path: Path, name: str, fmt: str) -> Path:
