@@ -6,10 +6,12 @@
 
 The notebook must run top to bottom first: NB201 (used before defined), NB202 (undefined name),
 NB101 (out-of-order execution) and NB002 (a cell that does not parse) refuse the extraction (exit 2,
-naming the cell and the name) and nothing is written; other findings are returned as notes. What moves
-and how each function's globals become parameters: spark_ml.notebook.extract_plan; the text written:
-spark_ml.notebook.extract_rewrite. The original notebook is never modified; existing outputs are
-overwritten only with `force`. Never imports Spark, never runs the notebook.
+naming the cell and the name) and nothing is written; other findings are returned as notes. Sections
+of top-level DataFrame code become step defs first (spark_ml.notebook.extract_steps). What moves and how
+each function's globals become parameters: spark_ml.notebook.extract_plan; the text written:
+spark_ml.notebook.extract_rewrite; the `--job` file: spark_ml.notebook.extract_job. The original
+notebook is never modified; existing outputs are overwritten only with `force`. Never imports Spark,
+never runs the notebook.
 """
 
 from __future__ import annotations
