@@ -79,6 +79,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     moved.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
     moved.add_argument("--dry-run", action="store_true", help="print the module and the notebook diff; write nothing")
     moved.add_argument("--force", action="store_true", help="overwrite outputs of an earlier run")
+    moved.add_argument(
+        "--job",
+        metavar="NAME",
+        default=None,
+        help="also write <root>/jobs/NAME.py (for spark-submit): the notebook's reads, the extracted calls, its writes",
+    )
 
 
 def run(args: argparse.Namespace, loaded: Settings) -> int:
@@ -99,9 +105,11 @@ def run(args: argparse.Namespace, loaded: Settings) -> int:
         sys.stdout.write(result.text())
         return EXIT_OK if result.ok else EXIT_FAILURE
     if args.notebook_command == "extract":
-        extraction = extract(Path(args.notebook), args.module, Path(args.root), force=args.force)
+        extraction = extract(Path(args.notebook), args.module, Path(args.root), force=args.force, job=args.job)
         for note in extraction.notes:
             sys.stderr.write(f"note: {note.text()}\n")
+        for message in extraction.step_notes:
+            sys.stderr.write(f"note: {message}\n")
         if args.dry_run:
             sys.stdout.write(extraction.dry_run())
             return EXIT_OK

@@ -6,10 +6,12 @@
 
 The notebook must run top to bottom first: NB201 (used before defined), NB202 (undefined name),
 NB101 (out-of-order execution) and NB002 (a cell that does not parse) refuse the extraction (exit 2,
-naming the cell and the name) and nothing is written; other findings are returned as notes. What moves
-and how each function's globals become parameters: spark_ml.notebook.extract_plan; the text written:
-spark_ml.notebook.extract_rewrite. The original notebook is never modified; existing outputs are
-overwritten only with `force`. Never imports Spark, never runs the notebook.
+naming the cell and the name) and nothing is written; other findings are returned as notes. Sections
+of top-level DataFrame code become step defs first (spark_ml.notebook.extract_steps). What moves and how
+each function's globals become parameters: spark_ml.notebook.extract_plan; the text written:
+spark_ml.notebook.extract_rewrite; the `--job` file: spark_ml.notebook.extract_job. The original
+notebook is never modified; existing outputs are overwritten only with `force`. Never imports Spark,
+never runs the notebook.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from typing import Any
 
 from spark_ml.notebook.analysis import Context, Options
 from spark_ml.notebook.checker import CheckConfig, check_notebook
-from spark_ml.notebook.extract_plan import ExtractError, Plan, plan, positional_names
+from spark_ml.notebook.extract_job import check_job_name, job_text
+from spark_ml.notebook.extract_plan import ExtractError, Plan, plan, positional_names, top_level_defs
 from spark_ml.notebook.extract_rewrite import notebook_cells, render_module
+from spark_ml.notebook.extract_steps import find_steps
 from spark_ml.notebook.model import Finding, Notebook
 from spark_ml.notebook.readers import COMMAND_SEPARATOR, MAGIC_PREFIX, import_nbformat, read_notebook
 
@@ -50,22 +54,29 @@ class Extraction:
     notes: list[Finding] = field(default_factory=list)
     packages: list[Path] = field(default_factory=list)
     """`__init__.py` files to create."""
+    step_notes: list[str] = field(default_factory=list)
+    """Sections kept in the notebook as they are, and why."""
+    job_path: Path | None = None
+    job_text: str = ""
 
     def to_json(self) -> str:
         data = {
             "module": str(self.module_path) if self.module_text else None,
             "tests": [],
             "notebook": str(self.notebook_path),
-            "job": None,
+            "job": str(self.job_path) if self.job_path is not None else None,
             "functions": self.functions,
         }
         return json.dumps(data, indent=2) + "\n"
 
     def text(self) -> str:
         written = [self.module_path, *self.packages] if self.module_text else []
-        lines = [f"wrote {p}" for p in [*written, self.notebook_path]]
+        jobs = [self.job_path] if self.job_path is not None else []
+        lines = [f"wrote {p}" for p in [*written, self.notebook_path, *jobs]]
         for function in self.functions:
-            lines.append(f"  {function['name']}({', '.join(function['params'])}) from cell {function['cells'][0]}")
+            cells = function["cells"]
+            where = f"cell {cells[0]}" if len(cells) == 1 else f"cells {', '.join(str(c) for c in cells)}"
+            lines.append(f"  {function['name']}({', '.join(function['params'])}) from {where}")
         lines += [f"  {name} imported from {module} (same code there)" for name, module in self.reused.items()]
         return "\n".join(lines) + "\n"
 
@@ -76,7 +87,8 @@ class Extraction:
             fromfile=str(self.source),
             tofile=str(self.notebook_path),
         )
-        return f"# {self.module_path}\n{self.module_text}\n{''.join(diff)}"
+        job = f"\n# {self.job_path}\n{self.job_text}" if self.job_path is not None else ""
+        return f"# {self.module_path}\n{self.module_text}\n{''.join(diff)}{job}"
 
 
 def module_path(root: Path, module: str) -> Path:
@@ -117,22 +129,35 @@ def refuse_if_it_would_not_run(notebook: Notebook, package_root: Path) -> list[F
     return [f for f in findings if f.rule not in BLOCKING]
 
 
-def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extraction:
-    """Plan and render the extraction; nothing is written (see `write`)."""
+def extract(path: Path, module: str, root: Path, *, force: bool = False, job: str | None = None) -> Extraction:
+    """Plan and render the extraction; nothing is written (see `write`). `job`: also render
+    `<root>/jobs/<job>.py` (spark_ml.notebook.extract_job)."""
     if not root.is_dir():
         raise ExtractError(f"--root {root}: no such folder (run at the project's root or pass --root DIR)")
     target = module_path(root, module)
+    if job is not None:
+        check_job_name(job)
     if not path.is_file():
         raise ExtractError(f"no such notebook: {path}")
     notebook = read_notebook(path)
     package_root = root / module.split(".")[0]
     notes = refuse_if_it_would_not_run(notebook, package_root)
-    ctx = Context.build(notebook, Options(package_root=package_root))
-    planned = plan(ctx, module, package_root)
+    options = Options(package_root=package_root)
+    ctx = Context.build(notebook, options)
+    frame_functions = plan(ctx, module, package_root).frame_functions if top_level_defs(ctx) else frozenset()
+    steps = find_steps(ctx, frame_functions)
+    if steps.steps:  # each step written as a def and its call; then extracted like any def
+        ctx = Context.build(steps.notebook(notebook), options)
+    planned = plan(ctx, module, package_root, steps.types())
     if not planned.functions:
-        raise ExtractError(f"{path} has no module-level def to extract (functions are written in cells as `def`)")
+        raise ExtractError(
+            f"{path} has no module-level def and no step to extract (functions are written in cells as `def`; "
+            "steps are top-level DataFrame statements under a `##` heading or a `# step: NAME` line)"
+        )
     output = path.with_name(f"{path.stem}.extracted{path.suffix}")
     outputs = [target, output] if planned.extracted else [output]
+    job_path = root / "jobs" / f"{job}.py" if job is not None else None
+    outputs += [job_path] if job_path is not None else []
     for existing in outputs:
         if existing.exists() and not force:
             raise ExtractError(f"{existing} exists: pass --force to overwrite it (nothing written)")
@@ -141,6 +166,8 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
     module_text = (
         render_module(ctx, planned, path.name, line_length(root), frozenset(first_party)) if planned.extracted else ""
     )
+    final = {**steps.sources, **notebook_cells(ctx, planned, module)}
+    job_source = job_text(notebook, final, job, frozenset(first_party), path.name) if job is not None else ""
     parts = module.split(".")
     packages = [
         root.joinpath(*parts[:i], "__init__.py")
@@ -153,22 +180,26 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False) -> Extr
         target,
         module_text,
         output,
-        _rewritten(notebook, original, notebook_cells(ctx, planned, module)),
+        _rewritten(notebook, original, final),
         original,
-        _function_summaries(planned),
+        _function_summaries(planned, {s.section.name: s.cells for s in steps.steps}),
         {f.name: f.reused_from for f in planned.functions.values() if f.reused_from is not None},
         notes,
         packages,
+        steps.notes,
+        job_path,
+        job_source,
     )
 
 
-def _function_summaries(planned: Plan) -> list[dict[str, Any]]:
+def _function_summaries(planned: Plan, step_cells: dict[str, list[int]]) -> list[dict[str, Any]]:
     out = []
     for function in planned.extracted:
         args = function.node.args
         own = [*positional_names(function.node), *(a.arg for a in args.kwonlyargs)]
         own += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
-        out.append({"name": function.name, "params": [*own, *sorted(function.added)], "cells": [function.cell]})
+        cells = step_cells.get(function.name, [function.cell])
+        out.append({"name": function.name, "params": [*own, *sorted(function.added)], "cells": cells})
     return out
 
 
@@ -182,7 +213,12 @@ def write(extraction: Extraction) -> list[Path]:
         extraction.module_path.write_text(extraction.module_text, encoding="utf-8")
         written += [*extraction.packages, extraction.module_path]
     extraction.notebook_path.write_text(extraction.notebook_text, encoding="utf-8")
-    return [*written, extraction.notebook_path]
+    written.append(extraction.notebook_path)
+    if extraction.job_path is not None:
+        extraction.job_path.parent.mkdir(parents=True, exist_ok=True)
+        extraction.job_path.write_text(extraction.job_text, encoding="utf-8")
+        written.append(extraction.job_path)
+    return written
 
 
 def _rewritten(notebook: Notebook, original: str, cells: dict[int, str | None]) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,16 @@ GROUPED_FRAMES = frozenset({"agg", "count", "sum", "avg", "mean", "min", "max", 
 
 class ExtractError(ConfigError):
     """The notebook cannot be extracted as asked (exit 2): the message names the cell, the function or the file."""
+
+
+@dataclass(frozen=True)
+class StepTypes:
+    """What a step function (spark_ml.notebook.extract_steps) is known to take and return."""
+
+    frames: tuple[str, ...]
+    """Its inputs that are DataFrames."""
+    returns: str
+    """`DataFrame`, or `tuple[DataFrame, DataFrame]` for several outputs."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,8 @@ class Function:
     """Notebook globals its body, decorators, defaults and annotations read."""
     reused_from: str | None = None
     """Module of the package function with the same name and body (NB402): imported, not copied."""
+    step: StepTypes | None = None
+    """Set for a step made from top-level cells: its types are known, not guessed."""
 
     @property
     def required(self) -> bool:
@@ -204,18 +217,25 @@ def positional_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     return [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
 
 
-def plan(ctx: Context, target_module: str, package_root: Path | None) -> Plan:
+def plan(
+    ctx: Context, target_module: str, package_root: Path | None, steps: Mapping[str, StepTypes] | None = None
+) -> Plan:
+    """`steps`: the defs that are steps made from top-level cells, with their known types."""
+    steps = steps or {}
     defs = top_level_defs(ctx)
     names = [node.name for _, node in defs]
     for name in {n for n in names if names.count(n) > 1}:
         cells = ", ".join(str(c) for c, node in defs if node.name == name)
         raise ExtractError(f"function `{name}` is defined more than once (cells {cells}): keep one definition")
     calls = _call_sites(ctx, set(names))
-    frame_functions: frozenset[str] = frozenset()
+    frame_functions = frozenset(name for name, types in steps.items() if types.returns == "DataFrame")
     while True:  # which functions return DataFrames feeds back into which globals and parameters are ones
         literals, frames, imports = _notebook_values(ctx, frame_functions)
         constants = {name: node for name, node in literals.items() if UPPER_CASE.match(name)}
-        functions = {node.name: Function(node.name, cell, node, bool(node.decorator_list)) for cell, node in defs}
+        functions = {
+            node.name: Function(node.name, cell, node, bool(node.decorator_list), step=steps.get(node.name))
+            for cell, node in defs
+        }
         result = Plan(functions, constants, imports, frames, literals, frame_functions)
         _reuse_package_copies(functions, target_module, package_root)
         for function in functions.values():
@@ -230,6 +250,8 @@ def plan(ctx: Context, target_module: str, package_root: Path | None) -> Plan:
 
 def returns_frame(function: Function, functions: frozenset[str]) -> bool:
     """Every `return` of the body gives a DataFrame (locals assigned from DataFrame expressions count)."""
+    if function.step is not None:
+        return function.step.returns == "DataFrame"
     node = function.node
     frames = set(function.frame_params) | {p.name for p in function.added.values() if p.annotation == "DataFrame"}
     returns: list[ast.Return] = []
@@ -309,7 +331,8 @@ def _call_sites(ctx: Context, names: set[str]) -> dict[str, list[ast.Call]]:
 def _frame_params(function: Function, calls: list[ast.Call], frames: set[str], functions: frozenset[str]) -> list[str]:
     node = function.node
     every = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
-    out = [a.arg for a in every if is_frame_annotation(a.annotation)]
+    known = function.step.frames if function.step else ()
+    out = [a.arg for a in every if is_frame_annotation(a.annotation) or a.arg in known]
     positional = positional_names(node)
     for i, name in enumerate(positional):
         if name in out or not calls:

@@ -72,6 +72,13 @@ def walk_outside(node: ast.AST) -> Iterator[ast.AST]:
 # -- the module ------------------------------------------------------------------------------------
 
 
+def return_annotation(function: Function, plan: Plan) -> str:
+    """`DataFrame` (or a step's tuple of them) when known, else "" (no annotation)."""
+    if function.step is not None:
+        return function.step.returns
+    return "DataFrame" if returns_frame(function, plan.frame_functions) else ""
+
+
 def signature(function: Function, plan: Plan, source: str, line_length: int) -> str:
     node, args = function.node, function.node.args
 
@@ -100,11 +107,7 @@ def signature(function: Function, plan: Plan, source: str, line_length: int) -> 
     parts += [p.render() for p in sorted(function.added.values(), key=lambda p: p.name)]
     if args.kwarg is not None:
         parts.append("**" + arg(args.kwarg))
-    returns = (
-        segment(node.returns)
-        if node.returns
-        else ("DataFrame" if returns_frame(function, plan.frame_functions) else "")
-    )
+    returns = segment(node.returns) if node.returns else return_annotation(function, plan)
     head = f"{'async def' if isinstance(node, ast.AsyncFunctionDef) else 'def'} {node.name}"
     tail = f" -> {returns}:" if returns else ":"
     one_line = f"{head}({', '.join(parts)}){tail}"
@@ -135,7 +138,7 @@ def function_text(function: Function, plan: Plan, source: str, line_length: int)
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     edits: list[Edit] = []
     changed = bool(function.added or function.frame_params) or (
-        node.returns is None and returns_frame(function, plan.frame_functions)
+        node.returns is None and bool(return_annotation(function, plan))
     )
     if changed:
         end_line, end_col = _signature_end(lines, node.lineno)
@@ -219,9 +222,7 @@ def render_module(
     functions = plan.extracted
     reads = set().union(*(f.reads for f in functions)) if functions else set()
     annotations = {p.annotation for f in functions for p in f.added.values()}
-    annotations |= (
-        {"DataFrame"} if any(f.frame_params or returns_frame(f, plan.frame_functions) for f in functions) else set()
-    )
+    annotations |= {"DataFrame"} if any(f.frame_params or return_annotation(f, plan) for f in functions) else set()
     plain: set[tuple[str, str | None]] = set()
     from_imports: dict[str, dict[str, str | None]] = {}
     for name in sorted(reads & set(plan.imports)):

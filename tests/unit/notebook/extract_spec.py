@@ -85,6 +85,37 @@ EXTRACT_FIXTURES: dict[str, list[Spec]] = {
         code('def on_run_date(frame):\n    return frame.filter(F.col("flight_date") == run_date)', 3),
         code('flights = spark.table("bronze.flights")\ndisplay(on_run_date(flights))', 4),
     ],
+    # Steps from top-level cells: a `##` section whose read stays above the call and whose two
+    # statements rebind `flights`, one reading a widget's value (an argument at the call site); a
+    # display after it; a section with two outputs later read (a tuple) and its write; a `# step:
+    # NAME` section with its write in the same cell.
+    "steps": [
+        md("# Flight steps"),
+        code(f"{IMPORTS}\n\nTHRESHOLD = 15", 1),
+        code('dbutils.widgets.text("run_date", "2013-01-01")\nrun_date = dbutils.widgets.get("run_date")', 2),
+        md("## Clean flights\n\nCancelled flights out, one day in."),
+        code(
+            'flights = spark.table("bronze.flights")\n'
+            "# cancelled flights have no arrival delay\n"
+            'flights = flights.where(F.col("cancelled") == 0)\n'
+            'flights = flights.where(F.col("flight_date") == run_date)',
+            3,
+        ),
+        code("display(flights)", 4),
+        md("## Late by carrier"),
+        code(
+            'late = flights.where(F.col("arr_delay") > THRESHOLD)\n'
+            'by_carrier = late.groupBy("carrier").agg(F.count(F.lit(1)).alias("late"))',
+            5,
+        ),
+        code('display(late)\nby_carrier.write.mode("overwrite").saveAsTable("silver.late_by_carrier")', 6),
+        code(
+            "# step: route_counts\n"
+            'routes = flights.groupBy("origin", "dest").agg(F.count(F.lit(1)).alias("flights"))\n'
+            'routes.write.mode("overwrite").saveAsTable("silver.route_counts")',
+            7,
+        ),
+    ],
     # Refused: a function reading dbutils cannot live in a module.
     "uses_dbutils": [
         md("# Secrets"),

@@ -28,7 +28,14 @@ from tests.unit.notebook.fixture_spec import code, databricks_text, md
 
 FORMATS = ["ipynb", "py"]
 MODULE = "flights_pkg.steps"
-EXTRACTABLE = [("late_flights", "ipynb"), ("late_flights", "py"), ("udf_dict", "py"), ("widgets_sql", "ipynb")]
+EXTRACTABLE = [
+    ("late_flights", "ipynb"),
+    ("late_flights", "py"),
+    ("udf_dict", "py"),
+    ("widgets_sql", "ipynb"),
+    ("steps", "ipynb"),
+    ("steps", "py"),
+]
 
 
 def copied(tmp_path: Path, name: str, fmt: str) -> Path:
@@ -361,8 +368,9 @@ def test_the_example_notebook_has_nothing_to_extract(tmp_path: Path, capsys: pyt
     code, out, err = run(capsys, notebook, tmp_path)
     assert (code, out) == (2, "")
     assert err == (
-        f"spark-ml notebook: error: {notebook} has no module-level def to extract "
-        "(functions are written in cells as `def`)\n"
+        f"spark-ml notebook: error: {notebook} has no module-level def and no step to extract "
+        "(functions are written in cells as `def`; steps are top-level DataFrame statements under a `##` "
+        "heading or a `# step: NAME` line)\n"
     )
     assert files(tmp_path) == ["explore_flights.ipynb"]
 
