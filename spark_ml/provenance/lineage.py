@@ -21,6 +21,7 @@ from spark_ml.errors import ConfigError, ReproducibilityError, TableNotFoundErro
 from spark_ml.io import registry
 from spark_ml.io.delta import Lakehouse
 from spark_ml.provenance import runs
+from spark_ml.provenance.compute import Compute
 
 MODEL_URI = re.compile(r"^models:/(?P<name>[^@/\s]+)(?:@(?P<alias>[A-Za-z_][A-Za-z0-9_]*)|/(?P<version>\d+))$")
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -40,6 +41,7 @@ class RunNode:
     config_hash: str | None
     mlflow_run_id: str | None = None
     model: str | None = None
+    compute: str | None = None  # where it ran (spark_ml.provenance.compute), None in earlier releases' rows
     inputs: list[TableNode] = field(default_factory=list)
     landing_files: list[dict[str, str]] = field(default_factory=list)
     shown_above: bool = False
@@ -134,6 +136,7 @@ class _Builder:
             config_hash=record.get("config_hash"),
             mlflow_run_id=record.get("mlflow_run_id"),
             model=model,
+            compute=Compute(**record["compute"]).text() if record.get("compute") else None,
         )
         node.landing_files = [
             {**f, "ingested_by_this_run": f["ingest_run_id"] == node.run_id}
@@ -263,6 +266,8 @@ def _run_lines(run: RunNode, lines: list[str], indent: str, verb: str) -> None:
         f"{indent}  code spark_ml {run.spark_ml_version} (git {(run.git_commit or 'unknown')[:12]}), "
         f"config {(run.config_hash or '?')[:12]}"
     )
+    if run.compute:
+        lines.append(f"{indent}  ran on {run.compute}")
     if run.mlflow_run_id:
         lines.append(f"{indent}  MLflow run {run.mlflow_run_id}" + (f", model {run.model}" if run.model else ""))
     elif run.model:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
 from spark_ml.config import Settings
 from spark_ml.io.delta import TableRead, TableWrite
 from spark_ml.provenance.code import git_commit
+from spark_ml.provenance.compute import Compute
 from spark_ml.versions import versions
 
 ARTIFACT = "spark_ml/manifest.json"
@@ -73,6 +74,10 @@ class Manifest:
     model_version: str | None = field(default=None, metadata=_column("STRING"))
     metrics: dict[str, Any] = field(default_factory=dict, metadata=_column("STRING"))
     tags: dict[str, str] = field(default_factory=dict, metadata=_column("MAP<STRING, STRING>"))
+    compute: Compute | None = field(
+        default=None,
+        metadata=_column("STRUCT<master: STRING, remote: STRING, app_id: STRING, executors: INT, cores: INT>"),
+    )
 
     def to_row(self) -> tuple[Any, ...]:
         """The runs-table row: nested records as tuples, metrics as JSON text."""
@@ -85,6 +90,8 @@ class Manifest:
                 value = [tuple(asdict(item).values()) for item in value]
             elif isinstance(value, dict):
                 value = dict(value)
+            elif is_dataclass(value) and not isinstance(value, type):
+                value = tuple(asdict(value).values())
             values.append(value)
         return tuple(values)
 
@@ -98,6 +105,7 @@ class Manifest:
 
 
 SCHEMA = ", ".join(f"`{f.name}` {f.metadata['ddl']}" for f in fields(Manifest))
+COLUMN_TYPES = {f.name: f.metadata["ddl"] for f in fields(Manifest)}
 SUMMARY_COLUMNS = tuple(f.name for f in fields(Manifest) if not f.metadata["large"])
 
 
@@ -134,6 +142,7 @@ class Outcome:
     model_name: str | None = None
     model_version: str | None = None
     mlflow_run_id: str | None = None
+    compute: Compute | None = None
 
 
 def build(settings: Settings, outcome: Outcome) -> Manifest:
@@ -165,4 +174,5 @@ def build(settings: Settings, outcome: Outcome) -> Manifest:
         model_version=outcome.model_version,
         metrics=scalar_metrics(outcome.metrics),
         tags=dict(outcome.tags),
+        compute=outcome.compute,
     )

@@ -16,7 +16,7 @@ from spark_ml.config import Settings
 from spark_ml.errors import ReproducibilityError, condition, parameters
 from spark_ml.io import tracking
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite, is_missing_table
-from spark_ml.provenance.manifest import ARTIFACT, SCHEMA, SUMMARY_COLUMNS, LandingFileRecord, Manifest
+from spark_ml.provenance.manifest import ARTIFACT, COLUMN_TYPES, SCHEMA, SUMMARY_COLUMNS, LandingFileRecord, Manifest
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -32,7 +32,26 @@ def write(spark: SparkSession, settings: Settings, manifest: Manifest) -> TableW
     """Append the manifest row to the runs table: one Delta commit, recorded nowhere else."""
     lake = Lakehouse(spark, settings, run_id=manifest.run_id, task=manifest.task)
     frame = spark.createDataFrame([manifest.to_row()], SCHEMA)
+    try:
+        return lake.write(frame, settings.ops.runs_table, mode="append")
+    except Exception:
+        missing = _missing_columns(lake, settings.ops.runs_table)
+        if not missing:
+            raise
+    # A runs table written by an earlier release lacks the columns added since: add them (existing
+    # rows read them as null), then append.
+    columns = ", ".join(f"`{name}` {COLUMN_TYPES[name]}" for name in missing)
+    spark.sql(f"ALTER TABLE {lake.ref(settings.ops.runs_table).sql} ADD COLUMNS ({columns})")
+    log.info("%s: added the column(s) %s", settings.ops.runs_table, ", ".join(missing))
     return lake.write(frame, settings.ops.runs_table, mode="append")
+
+
+def _missing_columns(lake: Lakehouse, table: str) -> list[str]:
+    """Manifest columns the existing runs table lacks (none when it does not exist)."""
+    if lake.latest_version(table) is None:
+        return []
+    present = set(lake.read(table).columns)
+    return [name for name in COLUMN_TYPES if name not in present]
 
 
 def log_to_mlflow(settings: Settings, manifest: Manifest) -> None:
@@ -90,7 +109,15 @@ class RunsTable:
         self.version = lake.latest_version(self.name)
 
     def _frame(self) -> DataFrame | None:
-        return None if self.version is None else self.lake.read(self.name, self.version)
+        """The pinned table, with the columns an earlier release did not write as nulls."""
+        from pyspark.sql import functions as F
+
+        if self.version is None:
+            return None
+        frame = self.lake.read(self.name, self.version)
+        for name in [n for n in COLUMN_TYPES if n not in frame.columns]:
+            frame = frame.withColumn(name, F.lit(None).cast(COLUMN_TYPES[name]))
+        return frame
 
     def by_run_id(self, run_id: str, with_config: bool = False) -> dict[str, Any] | None:
         """The manifest of a run (its last row when a run was recorded twice)."""

@@ -266,6 +266,11 @@ class TaskContext:
             log.info("%s: run %s had no Spark session: no manifest recorded", self.task, self.run_id)
             return None
         try:
+            from dataclasses import replace
+
+            from spark_ml.provenance.compute import describe
+
+            outcome = replace(outcome, compute=describe(self.spark, self.settings.spark.remote))
             record = manifest.build(self.settings, outcome)
             written = runs.write(self.spark, self.settings, record)
             runs.log_to_mlflow(self.settings, record)

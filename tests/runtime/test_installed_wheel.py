@@ -237,3 +237,16 @@ def test_a_standalone_cluster_runs_the_jobs_and_matches_local_mode(
         ran = [e["appid"] for e in _json(worker)["finishedexecutors"]]
         # one one-core executor of each application on each worker: both jobs used both workers' cores
         assert sorted(ran) == sorted(apps), f"{worker} ran executors of {ran}, not one of each application"
+
+    # Each run's manifest says where it ran: the master, its application, two one-core executors.
+    recorded = (
+        spark.read.format("delta")
+        .load(str(root / "ml" / "runs"))
+        .where("task IN ('features', 'train') AND compute.master LIKE 'spark://%'")
+        .select("task", "compute.*")
+        .collect()
+    )
+    assert sorted(r["task"] for r in recorded) == ["features", "train"]
+    for row in recorded:
+        assert (row["master"], row["remote"], row["executors"], row["cores"]) == (cluster.url, None, 2, 2)
+    assert sorted(r["app_id"] for r in recorded) == sorted(apps)

@@ -15,8 +15,9 @@ from pyspark.sql import SparkSession
 from spark_ml import cli
 from spark_ml.config import Settings, load_settings
 from spark_ml.errors import ConfigError
-from spark_ml.io.delta import TableRead, TableWrite
-from spark_ml.provenance import lineage, manifest, reproduce
+from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
+from spark_ml.provenance import lineage, manifest, reproduce, runs
+from spark_ml.provenance.compute import Compute, describe, mask_remote
 from tests.helpers import CONF, overrides_for
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -136,6 +137,7 @@ def test_a_manifest_row_fits_the_delta_schema(spark: SparkSession, tmp_path: Pat
         model_name="flight_delay",
         model_version="2",
         mlflow_run_id="m1",
+        compute=Compute(master="spark://127.0.0.1:7077", app_id="app-1", executors=2, cores=2),
     )
     record = manifest.build(cfg, outcome)
     row = spark.createDataFrame([record.to_row()], manifest.SCHEMA)
@@ -148,7 +150,83 @@ def test_a_manifest_row_fits_the_delta_schema(spark: SparkSession, tmp_path: Pat
     assert stored["outputs"][0].asDict() == {"table": "ml.data_quality", "version": 4, "rows": 6, "operation": "WRITE"}
     assert json.loads(stored["metrics"]) == {"mlflow_run_id": "m1", "model": "flight_delay", "version": "2", "auc": 0.7}
     assert (stored["model_name"], stored["tags"]) == ("flight_delay", {"reproduction_of": "m0"})
+    assert stored["compute"].asDict() == {
+        "master": "spark://127.0.0.1:7077",
+        "remote": None,
+        "app_id": "app-1",
+        "executors": 2,
+        "cores": 2,
+    }
     assert record.as_dict()["started_at"] == "2025-01-02T03:04:05+00:00"
+
+
+# -- where a run ran --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("sc://127.0.0.1:15002", "sc://127.0.0.1:15002"),
+        ("sc://host:443/;use_ssl=true;token=dapi123;user_id=ana", "sc://host:443/;use_ssl=true;token=***;user_id=ana"),
+        ("sc://host:443/;Token=abc", "sc://host:443/;Token=***"),
+        ("sc://ana:s3cret@host:15002/;x-api-key=k1", "sc://ana:***@host:15002/;x-api-key=***"),
+        ("sc://host:15002/;session_id=abc", "sc://host:15002/;session_id=abc"),
+    ],
+)
+def test_a_remote_url_is_recorded_without_its_secrets(url: str, masked: str) -> None:
+    assert mask_remote(url) == masked
+
+
+@pytest.mark.parametrize(
+    ("compute", "text"),
+    [
+        (
+            Compute("spark://127.0.0.1:7077", None, "app-7", 2, 2),
+            "spark://127.0.0.1:7077 (app app-7, 2 executor(s), 2 cores)",
+        ),
+        (Compute("local[2]", None, "local-1", 0, 2), "local[2] (app local-1, in the driver, 2 cores)"),
+        (Compute(None, "sc://h:15002/;token=***", None), "sc://h:15002/;token=*** (known only to the server)"),
+        (Compute(), "unknown"),
+    ],
+)
+def test_where_a_run_ran_reads_as_one_line(compute: Compute, text: str) -> None:
+    assert compute.text() == text
+
+
+@pytest.mark.jvm_only("reads the SparkContext: a Connect client has none (its master and app come from the server)")
+def test_the_local_session_is_described_from_its_context(spark: SparkSession) -> None:
+    found = describe(spark)
+    assert str(found.master).startswith("local")
+    assert found.app_id == spark.sparkContext.applicationId
+    assert (found.remote, found.executors) == (None, 0)
+    assert found.cores == spark.sparkContext.defaultParallelism
+
+
+def test_a_runs_table_of_an_earlier_release_gains_the_compute_column(spark: SparkSession, tmp_path: Path) -> None:
+    """A runs table without `compute` (as 0.1.0 wrote it) takes a new manifest: the column is added,
+    the earlier row reads it as null, and lineage queries read both rows."""
+    cfg = settings(tmp_path)
+    old_columns = [c for c in manifest.COLUMN_TYPES if c != "compute"]
+    earlier = manifest.build(cfg, manifest.Outcome("r0", "ingest", "success", T0, T0, [], []))
+    old_row = earlier.to_row()[: len(old_columns)]
+    old_schema = ", ".join(f"`{c}` {manifest.COLUMN_TYPES[c]}" for c in old_columns)
+    lake = Lakehouse(spark, cfg)
+    lake.write(spark.createDataFrame([old_row], old_schema), cfg.ops.runs_table, mode="append")
+    assert runs.RunsTable(lake).by_run_id("r0")["compute"] is None  # read before any new row
+
+    compute = Compute("local[2]", None, "local-9", 0, 2)
+    newer = manifest.build(cfg, manifest.Outcome("r1", "silver", "success", T0, T0, [], [], compute=compute))
+    runs.write(spark, cfg, newer)
+
+    table = runs.RunsTable(Lakehouse(spark, cfg))
+    assert table.by_run_id("r0")["compute"] is None
+    assert table.by_run_id("r1")["compute"] == {
+        "master": "local[2]",
+        "remote": None,
+        "app_id": "local-9",
+        "executors": 0,
+        "cores": 2,
+    }
 
 
 # -- lineage ---------------------------------------------------------------------------------------
@@ -174,12 +252,15 @@ def test_lineage_text_shows_the_chain_down_to_the_landing_files() -> None:
         _run("i" * 32, "ingest", landing_files=[{**landing, "ingested_by_this_run": True}]),
     )
     silver = lineage.TableNode("silver.flights", 2, "WRITE", 600, run=_run("s" * 32, "silver", inputs=[bronze]))
-    gold = lineage.TableNode("gold.flight_features", 5, "WRITE", 590, run=_run("f" * 32, "features", inputs=[silver]))
+    cluster = "spark://127.0.0.1:7077 (app app-7, 2 executor(s), 2 cores)"
+    features = _run("f" * 32, "features", inputs=[silver], compute=cluster)
+    gold = lineage.TableNode("gold.flight_features", 5, "WRITE", 590, run=features)
     text = lineage.Lineage("gold.flight_features", None, gold).text()
     assert text.splitlines() == [
         "gold.flight_features version 5 (WRITE, 590 rows)",
         "  written by features run ffffffffffff, 2025-01-02 03:04:05 UTC, success",
         "    code spark_ml 0.1.0 (git abc123), config ffffffffffff",
+        f"    ran on {cluster}",
         "    read:",
         "      silver.flights version 2 (WRITE, 600 rows)",
         "        written by silver run ssssssssssss, 2025-01-02 03:04:05 UTC, success",
