@@ -176,6 +176,12 @@ def test_lineage_of_the_feature_table_reaches_the_landing_files(spark: SparkSess
     text = found.text()
     assert text.splitlines()[0].startswith(f"gold.flight_features version {root.version} (")
     assert f"written by features run {root.run.run_id[:12]}" in text
+    context = spark.sparkContext if hasattr(spark, "_jsc") else None  # a Connect client has no context
+    if context is not None:
+        ran_on = (
+            f"ran on {context.master} (app {context.applicationId}, in the driver, {context.defaultParallelism} cores)"
+        )
+        assert ran_on in text.splitlines()[3]
     assert f"flights/2013-03.csv  sha256 {files['flights/2013-03.csv'][:16]}  ingested by" in text
 
 
