@@ -202,6 +202,7 @@ def test_the_local_session_is_described_from_its_context(spark: SparkSession) ->
     assert found.cores == spark.sparkContext.defaultParallelism
 
 
+@pytest.mark.integration  # writes and alters a runs table through Delta
 def test_a_runs_table_of_an_earlier_release_gains_the_compute_column(spark: SparkSession, tmp_path: Path) -> None:
     """A runs table without `compute` (as 0.1.0 wrote it) takes a new manifest: the column is added,
     the earlier row reads it as null, and lineage queries read both rows."""
