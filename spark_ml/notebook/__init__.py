@@ -26,6 +26,8 @@ notebooks. No Spark needed: nothing here imports pyspark.
     extract.py          `notebook extract`: refuse what would not run, plan, render, write the outputs
     extract_plan.py     what moves: each def's notebook globals as parameters, constants, imports, `spark`
     extract_rewrite.py  the text written: the module (ruff-formatted signatures, imports), the new notebook
+    extract_steps.py    top-level sections under headings that turn DataFrames into DataFrames, as functions
+    extract_job.py      `--job NAME`: jobs/NAME.py, the notebook's reads, the module's calls and its writes
     cli.py              the `spark-ml notebook` commands
     settings.py         the `notebook` section of the settings
 

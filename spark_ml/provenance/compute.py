@@ -3,13 +3,18 @@
 Recorded in every manifest (the runs table's `compute` column) and shown by `spark-ml lineage`, so
 a table built on a standalone cluster says so. A remote URL's credentials (a `token=` or other
 secret parameter, a password in `user:password@`) are masked before anything is recorded.
-Over Spark Connect the client sees no SparkContext: the master and application id come from the
-server's configuration when it shares them, the executor counts are not known (None).
+Everything comes from what classic sessions and Spark Connect clients both offer (no SparkContext):
+the session's configuration (master, application id), and on a cluster the driver's status API
+(`/api/v1/applications/<app>/executors`) for the executors and their cores; where that API is off
+or out of reach (a remote Connect server) they are None.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +22,7 @@ from spark_ml.config.secrets import MASK
 
 SECRET_PARAMETER = re.compile(r"(?i)(;\s*(?:token|password|secret|[a-z_-]*key)\s*=)[^;]*")
 USER_PASSWORD = re.compile(r"(//[^/:@;]+:)[^@/;]*@")
+STATUS_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -49,29 +55,40 @@ def mask_remote(url: str) -> str:
 
 
 def describe(spark: Any, remote: str | None = None) -> Compute:
-    """Where `spark` runs. `remote` is the Connect URL the session was built from (settings)."""
-    context = _spark_context(spark)
-    if context is None:  # Spark Connect
-        conf = spark.conf
-        return Compute(
-            master=_conf(conf, "spark.master"),
-            remote=mask_remote(remote) if remote else None,
-            app_id=_conf(conf, "spark.app.id"),
-        )
-    tracker = context._jsc.sc().getExecutorMemoryStatus()  # block managers: the driver's and each executor's
-    return Compute(
-        master=context.master,
-        app_id=context.applicationId,
-        executors=max(int(tracker.size()) - 1, 0),
-        cores=int(context.defaultParallelism),
-    )
+    """Where `spark` runs, through what a classic session and a Spark Connect client both offer:
+    its configuration, and for a cluster the executor list of the driver's status API (when its UI
+    is on and reachable). `remote` is the Connect URL the session was built from (settings)."""
+    conf = spark.conf
+    master, app_id = _conf(conf, "spark.master"), _conf(conf, "spark.app.id")
+    executors, cores = _local_slots(master, here=remote is None)
+    if executors is None and app_id and _conf(conf, "spark.ui.enabled") != "false":
+        host, port = _conf(conf, "spark.driver.host"), _conf(conf, "spark.ui.port") or "4040"
+        if host:
+            executors, cores = _executors(f"http://{host}:{port}/api/v1/applications/{app_id}/executors")
+    return Compute(master, mask_remote(remote) if remote else None, app_id, executors, cores)
 
 
-def _spark_context(spark: Any) -> Any:
+def _local_slots(master: str | None, *, here: bool) -> tuple[int | None, int | None]:
+    """(0 executors, task slots) for local[N], local[N, F], local[*] and local; (None, None) otherwise.
+    local[*] has this machine's cores only when the session runs `here` (not behind a Connect URL)."""
+    found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master or "")
+    if found is None:
+        return None, None
+    slots = found.group(1) or "1"
+    if slots == "*":
+        return 0, (os.cpu_count() or 1) if here else None
+    return 0, int(slots)
+
+
+def _executors(url: str) -> tuple[int | None, int | None]:
+    """(executors, their cores) from Spark's status API; (None, None) when it does not answer."""
     try:
-        return spark.sparkContext
-    except Exception:  # a Connect session has none
-        return None
+        with urllib.request.urlopen(url, timeout=STATUS_TIMEOUT_S) as response:
+            listed = json.load(response)
+    except (OSError, ValueError):
+        return None, None
+    workers = [e for e in listed if e.get("id") != "driver" and e.get("isActive", True)]
+    return len(workers), sum(int(e.get("totalCores", 0)) for e in workers)
 
 
 def _conf(conf: Any, key: str) -> str | None:

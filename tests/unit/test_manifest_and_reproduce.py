@@ -193,13 +193,37 @@ def test_where_a_run_ran_reads_as_one_line(compute: Compute, text: str) -> None:
     assert compute.text() == text
 
 
-@pytest.mark.jvm_only("reads the SparkContext: a Connect client has none (its master and app come from the server)")
-def test_the_local_session_is_described_from_its_context(spark: SparkSession) -> None:
+@pytest.mark.jvm_only("compares with the SparkContext, which a Connect client does not have")
+def test_the_local_session_is_described_from_its_configuration(spark: SparkSession) -> None:
     found = describe(spark)
-    assert str(found.master).startswith("local")
-    assert found.app_id == spark.sparkContext.applicationId
-    assert (found.remote, found.executors) == (None, 0)
-    assert found.cores == spark.sparkContext.defaultParallelism
+    context = spark.sparkContext
+    assert (found.master, found.app_id) == (context.master, context.applicationId)
+    assert (found.remote, found.executors, found.cores) == (None, 0, context.defaultParallelism)
+
+
+@pytest.mark.parametrize(
+    ("master", "here", "slots"),
+    [
+        ("local[2]", True, (0, 2)),
+        ("local[3, 4]", True, (0, 3)),
+        ("local", True, (0, 1)),
+        ("local[*]", False, (0, None)),
+        ("spark://127.0.0.1:7077", True, (None, None)),
+        (None, True, (None, None)),
+    ],
+)
+def test_local_masters_give_their_task_slots(
+    master: str | None, here: bool, slots: tuple[int | None, int | None]
+) -> None:
+    from spark_ml.provenance.compute import _local_slots
+
+    assert _local_slots(master, here=here) == slots
+
+
+def test_an_unreachable_status_api_leaves_executors_unknown() -> None:
+    from spark_ml.provenance.compute import _executors
+
+    assert _executors("http://127.0.0.1:9/api/v1/applications/app-1/executors") == (None, None)
 
 
 @pytest.mark.integration  # writes and alters a runs table through Delta

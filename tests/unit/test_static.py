@@ -122,12 +122,32 @@ def test_the_scanner_finds_each_kind_of_violation(source: str, expected: list[Fi
     assert scan(source) == expected
 
 
+def builds_a_session(source: str) -> bool:
+    """Code (not text in a string) that reaches `SparkSession.builder` or calls `.getOrCreate()`."""
+    for node in ast.walk(ast.parse(source)):
+        builder = isinstance(node, ast.Attribute) and node.attr == "builder"
+        if builder and isinstance(node.value, ast.Name) and node.value.id == "SparkSession":  # type: ignore[attr-defined]
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "getOrCreate":
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("source", "builds"),
+    [
+        ("spark = SparkSession.builder.master('local').getOrCreate()\n", True),
+        ("b = SparkSession.builder\n", True),
+        ("s = x.getOrCreate()\n", True),
+        ("JOB = 'spark = SparkSession.builder.getOrCreate()'\n", False),  # a job's text, written for a user
+    ],
+)
+def test_the_session_scanner_reads_code_not_strings(source: str, builds: bool) -> None:
+    assert builds_a_session(source) is builds
+
+
 def test_only_session_module_builds_sessions() -> None:
-    builders = [
-        str(p.relative_to(PACKAGE.parent))
-        for p in SOURCES
-        if re.search(r"SparkSession\.builder|\.getOrCreate\(\)", p.read_text())
-    ]
+    builders = [str(p.relative_to(PACKAGE.parent)) for p in SOURCES if builds_a_session(p.read_text())]
     assert builders == ["spark_ml/session.py"]
 
 
