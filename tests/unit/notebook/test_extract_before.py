@@ -124,3 +124,29 @@ def test_the_module_passes_ruff_at_the_default_line_length(tmp_path: Path, capsy
     code, _, err, _ = extract(tmp_path, capsys)
     assert code == 0, err
     ruff_clean(tmp_path / "flight_delays", tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with the helpers annotated, `## Join weather` takes `weather` as its input and again as the "
+    "keyword parameter of the with_weather call it holds: SyntaxError: duplicate argument 'weather'",
+)
+def test_annotated_helpers_make_every_section_a_step_of_a_module_that_compiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebook = tmp_path / BEFORE.name
+    text = BEFORE.read_text()
+    for old, new in (
+        ("def with_is_late(df):", "def with_is_late(df: DataFrame) -> DataFrame:"),
+        ("def with_weather(df):", "def with_weather(df: DataFrame) -> DataFrame:"),
+        ("from pyspark.sql import SparkSession", "from pyspark.sql import DataFrame, SparkSession"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    notebook.write_text(text)
+    args = ["notebook", "extract", str(notebook), "--module", MODULE, "--root", str(tmp_path), "--format", "json"]
+    assert cli.main(args) == 0
+    names = [f["name"] for f in json.loads(capsys.readouterr().out)["functions"]]
+    assert names[3:] == ["clean", "join_weather", "add_features", "late_rate_by_carrier_and_weather"]
+    module = tmp_path / "flight_delays" / "steps.py"
+    compile(module.read_text(), str(module), "exec")
