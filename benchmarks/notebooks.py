@@ -47,7 +47,11 @@ CONCERN_NAMES = {
     "NB505": "unseeded randomness",
 }
 # notebooks/ outside the fixtures: no known problem (they run top to bottom in the runtime tests)
-PROJECT_NOTEBOOKS_TRUTH: dict[str, list[tuple[str, int, int]]] = {"explore_flights": []}
+# flight_delays_before shows on purpose the hidden state `notebook extract` removes
+PROJECT_NOTEBOOKS_TRUTH: dict[str, list[tuple[str, int, int]]] = {
+    "explore_flights": [],
+    "flight_delays_before": [("NB301", 4, 10), ("NB302", 10, 1), ("NB302", 10, 2)],
+}
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,21 @@
 """The exploration notebook runs top to bottom in a real Jupyter kernel against the installed
-package, passes `notebook check`, and is stored without outputs."""
+package, passes `notebook check`, and is stored without outputs; the "before" notebook of the flights
+use case and its `notebook extract`ion print and write the same."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
+from spark_ml import cli
 from spark_ml.io.delta import Lakehouse
 from spark_ml.notebook.runner import run_notebook
 from tests.helpers import REPO
@@ -19,7 +27,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 def test_there_is_an_exploration_notebook() -> None:
-    assert [p.name for p in NOTEBOOKS] == ["explore_flights.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["explore_flights.ipynb", "flight_delays_before.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -51,3 +59,43 @@ def test_the_notebook_runs_top_to_bottom_on_real_tables(
     rows = [line.split("|")[1:-1] for line in recomputed.splitlines() if line.startswith("|")][1:]
     assert len(rows) == 5
     assert all(row[2].strip() == row[3].strip() for row in rows)  # the transform gives the stored instant
+
+
+def extract_options() -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "spark_ml.cli", "notebook", "extract", "--help"], capture_output=True, text=True
+    )
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_the_extracted_before_notebook_prints_and_writes_what_the_original_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """notebooks/flight_delays_before.ipynb and its extraction, each in a fresh kernel on its own Spark:
+    the same printed output and the same parquet table. The kernels see the module through PYTHONPATH
+    (Spark's Python workers import the UDF from it) and run UDFs with this interpreter."""
+    before = Path(shutil.copy(REPO / "notebooks" / "flight_delays_before.ipynb", tmp_path / "before.ipynb"))
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    args = ["notebook", "extract", str(before), "--module", "flight_delays.steps", "--root", str(tmp_path)]
+    if "--verify" in extract_options():  # the CLI runs and compares both notebooks itself
+        assert cli.main([*args, "--verify"]) == 0
+        return
+    assert cli.main(args) == 0
+    original = run_notebook(before, timeout=600)
+    assert original.ok, original.text()
+    shutil.move(tmp_path / "output" / "late_by_carrier", tmp_path / "original")
+    extracted = run_notebook(tmp_path / "before.extracted.ipynb", timeout=600)
+    assert extracted.ok, extracted.text()
+    printed = "".join(original.outputs)
+    assert "".join(extracted.outputs) == printed
+    assert printed.startswith("336,776 flights, 26,115 weather rows\n")
+    header = next(line for line in printed.splitlines() if "carrier_name" in line)
+    assert header.split("|")[1:-1] == ["carrier_name", "bad_weather", "flights", "late_rate"]
+    assert printed.endswith(" rows written to output/late_by_carrier\n")
+    # the tables, read without a JVM (pandas and pyarrow), in a stable order
+    keys = ["carrier_name", "bad_weather"]
+    written = pd.read_parquet(tmp_path / "output" / "late_by_carrier").sort_values(keys, ignore_index=True)
+    assert len(written) == int(printed.splitlines()[-1].split()[0]) > 0
+    pd.testing.assert_frame_equal(written, pd.read_parquet(tmp_path / "original").sort_values(keys, ignore_index=True))
