@@ -458,13 +458,23 @@ def _propagate(functions: dict[str, Function]) -> None:
             if function.reused_from is not None:
                 continue
             needed = dict(function.added)
+            own = {a.arg for a in ast.walk(function.node.args) if isinstance(a, ast.arg)}
             for callee in sorted(function.calls):
                 target = functions[callee]
                 if target.reused_from is None:
                     for pname, param in target.added.items():
                         # a UDF calls with the callee's constant defaults: it has no parameters to pass on
-                        if not (function.decorated and param.constant):
-                            needed.setdefault(pname, param)
+                        if function.decorated and param.constant:
+                            continue
+                        if pname in own:
+                            if function.step is not None:
+                                continue  # a step's input is the notebook global itself: it passes it on
+                            raise ExtractError(
+                                f"function `{function.name}` (cell {function.cell}) has a parameter `{pname}` "
+                                f"and calls `{callee}`, which reads the notebook's `{param.source}`: in a module "
+                                "both would be one name; rename the parameter, then extract"
+                            )
+                        needed.setdefault(pname, param)
             frame = function.frame_params[0] if function.frame_params else None
             if frame is None:
                 frame = next((p.name for p in needed.values() if p.annotation == "DataFrame"), None)

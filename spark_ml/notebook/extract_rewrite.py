@@ -150,8 +150,10 @@ def function_text(function: Function, plan: Plan, source: str, line_length: int)
             edits.append((line, col, line, col + len(sub.id), function.renames[sub.id]))
         elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in plan.functions:
             callee = plan.functions[sub.func.id]
-            # pass on what the caller has: its parameters, or the `spark` it derives
-            has = set(function.added) | ({"spark"} if function.spark_from else set())
+            # pass on what the caller has: its added parameters, a step's inputs (the notebook
+            # globals themselves), or the `spark` it derives
+            own = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)} if function.step else set()
+            has = set(function.added) | own | ({"spark"} if function.spark_from else set())
             if callee.reused_from is None and callee.added:
                 edit = call_edit(sub, [(p, p) for p in sorted(callee.added) if p in has], lines)
                 if edit is not None:

@@ -342,6 +342,26 @@ def test_a_function_passed_as_a_value_that_needs_new_parameters_is_refused(
     assert files(tmp_path) == ["inline.py"]
 
 
+def test_a_parameter_named_like_a_global_its_callee_reads_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`strict` reads the notebook's `cutoff`; `both` has a `cutoff` of its own: passing it on would
+    change what `strict` compares with, and adding another would be a duplicate argument."""
+    notebook = notebook_of(
+        tmp_path,
+        "cutoff = 10\n\n\ndef strict(df):\n    return df.filter(df.arr_delay > cutoff)\n\n\n"
+        "def both(df, cutoff):\n    return strict(df).filter(df.dep_delay > cutoff)",
+        'flights = spark.table("bronze.flights")\nlate_rows = both(flights, 5)',
+    )
+    code, _, err = run(capsys, notebook, tmp_path)
+    assert code == 2
+    assert (
+        "function `both` (cell 2) has a parameter `cutoff` and calls `strict`, which reads the notebook's `cutoff`"
+        in err
+    )
+    assert files(tmp_path) == ["inline.py"]
+
+
 @pytest.mark.parametrize("module", ["steps", "flights_pkg.class", "flights-pkg.steps"])
 def test_module_must_be_a_dotted_python_name(tmp_path: Path, capsys: pytest.CaptureFixture[str], module: str) -> None:
     notebook = copied(tmp_path, "late_flights", "py")

@@ -126,11 +126,6 @@ def test_the_module_passes_ruff_at_the_default_line_length(tmp_path: Path, capsy
     ruff_clean(tmp_path / "flight_delays", tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with the helpers annotated, `## Join weather` takes `weather` as its input and again as the "
-    "keyword parameter of the with_weather call it holds: SyntaxError: duplicate argument 'weather'",
-)
 def test_annotated_helpers_make_every_section_a_step_of_a_module_that_compiles(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
