@@ -248,7 +248,10 @@ def render_module(
         {c for f in functions for c in f.reads if c in plan.constants},
         key=lambda c: (plan.constants[c].lineno, c),
     )
-    out = [f'"""Functions extracted from {notebook_name} by `spark-ml notebook extract`."""', ""]
+    docstring = f'"""Functions extracted from {notebook_name} by `spark-ml notebook extract`."""'
+    if len(docstring) > line_length:
+        docstring = f'"""Functions extracted from {notebook_name}\nby `spark-ml notebook extract`.\n"""'
+    out = [docstring, ""]
     from_imports.setdefault("__future__", {})["annotations"] = None
     out += render_imports(plain, from_imports, first_party)
     cells = {p.cell.number: p for p in ctx.cells}

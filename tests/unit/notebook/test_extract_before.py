@@ -117,8 +117,8 @@ def test_the_module_passes_ruff_at_this_projects_line_length(
 @pytest.mark.system
 @pytest.mark.xfail(
     strict=True,
-    reason="at ruff's default 88 the generated docstring names the notebook on one 89-character line, and the "
-    "84-character `weather = weather.select(...)` of the notebook is indented into the step's body (E501)",
+    reason="at ruff's default 88 the notebook's 84-character `weather = weather.select(...)` is indented into "
+    "the step's body (E501): a step's statements are the notebook's text, not reformatted",
 )
 def test_the_module_passes_ruff_at_the_default_line_length(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err, _ = extract(tmp_path, capsys)
