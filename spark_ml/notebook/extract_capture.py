@@ -129,9 +129,9 @@ def not_capturable(function: Function) -> str | None:
         if isinstance(node, ast.Attribute):
             base = node.value
             if node.attr in STORAGE_READS and isinstance(base, ast.Name) and base.id == "spark":
-                return f"it reads storage itself (`spark.{node.attr}`, line {node.lineno})"
+                return f"it reads storage itself (`spark.{node.attr}` in cell {function.cell}, line {node.lineno})"
             if node.attr in STORAGE_WRITES:
-                return f"it writes storage itself (`.{node.attr}`, line {node.lineno})"
+                return f"it writes storage itself (`.{node.attr}` in cell {function.cell}, line {node.lineno})"
     return None
 
 
