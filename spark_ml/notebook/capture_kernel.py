@@ -121,7 +121,7 @@ class Capture:
         if self.is_frame(value):
             return self.sample(value, imports)
         if isinstance(value, str) and self.secret_name(name):
-            return "***", {"kind": "literal", "code": repr("***")}
+            return "***", {"kind": "literal", "code": quoted("***")}
         try:
             return value, {"kind": "literal", "code": self.literal(value, imports)}
         except Uncapturable as exc:

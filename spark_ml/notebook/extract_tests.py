@@ -182,41 +182,39 @@ def call_lines(target: str, function: str, args: list[str], indent: str, width: 
 # -- skeletons ---------------------------------------------------------------------------------------
 
 
-def _str_args(call: ast.Call) -> list[str]:
+def _str_args(args: list[ast.expr]) -> list[tuple[int, int, str]]:
+    """The string constants among `args` (or in a list/tuple argument), with where they are written."""
     out = []
-    for arg in call.args:
+    for arg in args:
         items = arg.elts if isinstance(arg, (ast.List, ast.Tuple)) else [arg]
-        out += [i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+        out += [
+            (i.lineno, i.col_offset, i.value) for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)
+        ]
     return out
 
 
 def columns_read(node: ast.FunctionDef | ast.AsyncFunctionDef, frames: list[str]) -> dict[str, list[str]]:
-    """The columns each DataFrame parameter needs, as far as the code names them (see the module
+    """The columns each DataFrame parameter needs, in the order the code names them (see the module
     docstring); names not tied to one frame go to the first."""
-    found: dict[str, list[str]] = {f: [] for f in frames}
-    loose: list[str] = []
+    found: dict[str, list[tuple[int, int, str]]] = {f: [] for f in frames}
+    loose: list[tuple[int, int, str]] = []
     created: set[str] = set()
     called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
             func = sub.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            strings = _str_args(sub)
-            if name in COLUMN_FUNCTIONS and strings:
-                loose.append(strings[0])
-            elif name in COLUMN_METHODS:
+            strings = _str_args([*sub.args, *(k.value for k in sub.keywords if name == "join" and k.arg == "on")])
+            if name in COLUMN_FUNCTIONS or name == "withColumnRenamed":
+                loose += strings[:1]
+                created.update(s for *_, s in strings[1:2] if name == "withColumnRenamed")
+            elif name in COLUMN_METHODS or name == "join":
                 loose += strings
-            elif name == "withColumnRenamed" and strings:
-                loose.append(strings[0])
-                created.update(strings[1:2])
-            elif name == "join":
-                loose += strings
-                loose += [s for k in sub.keywords if k.arg == "on" for s in _str_args(ast.Call(func, [k.value], []))]
-            elif name in CREATING_METHODS and strings:
-                created.add(strings[0])
+            elif name in CREATING_METHODS:
+                created.update(s for *_, s in strings[:1])
         elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id in found:
             if isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str):
-                found[sub.value.id].append(sub.slice.value)
+                found[sub.value.id].append((sub.lineno, sub.col_offset, sub.slice.value))
         elif (
             isinstance(sub, ast.Attribute)
             and isinstance(sub.value, ast.Name)
@@ -225,10 +223,10 @@ def columns_read(node: ast.FunctionDef | ast.AsyncFunctionDef, frames: list[str]
             and sub.attr not in FRAME_ATTRIBUTES
             and not sub.attr.startswith("_")
         ):
-            found[sub.value.id].append(sub.attr)
+            found[sub.value.id].append((sub.lineno, sub.col_offset, sub.attr))
     if frames:
-        found[frames[0]] = loose + found[frames[0]]
-    return {f: list(dict.fromkeys(c for c in cols if c not in created)) for f, cols in found.items()}
+        found[frames[0]] += loose
+    return {f: list(dict.fromkeys(c for *_, c in sorted(cols) if c not in created)) for f, cols in found.items()}
 
 
 def frame_inputs(function: Function) -> tuple[list[str], list[str]]:
