@@ -28,6 +28,9 @@ notebooks. No Spark needed: nothing here imports pyspark.
     extract_rewrite.py  the text written: the module (ruff-formatted signatures, imports), the new notebook
     extract_steps.py    top-level sections under headings that turn DataFrames into DataFrames, as functions
     extract_job.py      `--job NAME`: jobs/NAME.py, the notebook's reads, the module's calls and its writes
+    extract_tests.py    the test file: a skeleton per function, or a characterization test from a capture
+    extract_capture.py  `--capture`: run the notebook once in a kernel, record each function's sampled calls
+    capture_kernel.py   the code sent into that kernel (imports neither pyspark nor spark_ml)
     cli.py              the `spark-ml notebook` commands
     settings.py         the `notebook` section of the settings
 

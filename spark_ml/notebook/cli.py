@@ -19,6 +19,9 @@ from spark_ml.config import Settings
 from spark_ml.errors import EXIT_FAILURE, EXIT_OK, ConfigError
 from spark_ml.notebook.checker import CheckConfig, check_paths
 from spark_ml.notebook.extract import extract, write
+from spark_ml.notebook.extract_capture import DEFAULT_LIMIT, CaptureOptions
+from spark_ml.notebook.extract_plan import ExtractError
+from spark_ml.notebook.extract_tests import add_tests
 from spark_ml.notebook.runner import run_notebook
 from spark_ml.notebook.settings import NotebookSettings
 
@@ -85,6 +88,24 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         default=None,
         help="also write <root>/jobs/NAME.py (for spark-submit): the notebook's reads, the extracted calls, its writes",
     )
+    moved.add_argument(
+        "--tests", metavar="DIR", default=None, help="folder of the test file (default <root>/tests/unit)"
+    )
+    moved.add_argument(
+        "--capture",
+        action="store_true",
+        help="run the notebook once in a Jupyter kernel and write characterization tests from what each "
+        "function received and returned (default: skeleton tests that fail until completed)",
+    )
+    moved.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, metavar="N", help="rows sampled from each input (default 5)"
+    )
+    moved.add_argument(
+        "--setup", metavar="FILE", default=None, help="with --capture: Python run in the kernel before the notebook"
+    )
+    moved.add_argument(
+        "--kernel", default=None, help="with --capture: kernel name (default: the notebook's, else python3)"
+    )
 
 
 def run(args: argparse.Namespace, loaded: Settings) -> int:
@@ -106,6 +127,7 @@ def run(args: argparse.Namespace, loaded: Settings) -> int:
         return EXIT_OK if result.ok else EXIT_FAILURE
     if args.notebook_command == "extract":
         extraction = extract(Path(args.notebook), args.module, Path(args.root), force=args.force, job=args.job)
+        add_tests(extraction, _tests_dir(args), _capture_options(args, settings), force=args.force)
         for note in extraction.notes:
             sys.stderr.write(f"note: {note.text()}\n")
         for message in extraction.step_notes:
@@ -117,3 +139,18 @@ def run(args: argparse.Namespace, loaded: Settings) -> int:
         sys.stdout.write(extraction.to_json() if args.format == "json" else extraction.text())
         return EXIT_OK
     raise AssertionError(f"unhandled notebook command {args.notebook_command}")
+
+
+def _tests_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.tests) if args.tests is not None else None
+
+
+def _capture_options(args: argparse.Namespace, settings: NotebookSettings) -> CaptureOptions | None:
+    if args.limit < 1:
+        raise ExtractError(f"--limit must be at least 1, got {args.limit}")
+    if not args.capture:
+        if args.setup is not None or args.kernel is not None:
+            raise ExtractError("--setup and --kernel only apply with --capture")
+        return None
+    setup = Path(args.setup) if args.setup is not None else None
+    return CaptureOptions(args.limit, setup, args.kernel, settings.cell_timeout_seconds)

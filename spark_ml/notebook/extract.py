@@ -58,11 +58,16 @@ class Extraction:
     """Sections kept in the notebook as they are, and why."""
     job_path: Path | None = None
     job_text: str = ""
+    context: Context | None = None
+    """The notebook as extracted (steps written as defs), for the tests (spark_ml.notebook.extract_tests)."""
+    plan: Plan | None = None
+    tests: list[tuple[Path, str]] = field(default_factory=list)
+    """Test files to write: path and text."""
 
     def to_json(self) -> str:
         data = {
             "module": str(self.module_path) if self.module_text else None,
-            "tests": [],
+            "tests": [str(path) for path, _ in self.tests],
             "notebook": str(self.notebook_path),
             "job": str(self.job_path) if self.job_path is not None else None,
             "functions": self.functions,
@@ -72,7 +77,8 @@ class Extraction:
     def text(self) -> str:
         written = [self.module_path, *self.packages] if self.module_text else []
         jobs = [self.job_path] if self.job_path is not None else []
-        lines = [f"wrote {p}" for p in [*written, self.notebook_path, *jobs]]
+        tests = [path for path, _ in self.tests]
+        lines = [f"wrote {p}" for p in [*written, self.notebook_path, *jobs, *tests]]
         for function in self.functions:
             cells = function["cells"]
             where = f"cell {cells[0]}" if len(cells) == 1 else f"cells {', '.join(str(c) for c in cells)}"
@@ -88,7 +94,8 @@ class Extraction:
             tofile=str(self.notebook_path),
         )
         job = f"\n# {self.job_path}\n{self.job_text}" if self.job_path is not None else ""
-        return f"# {self.module_path}\n{self.module_text}\n{''.join(diff)}{job}"
+        tests = "".join(f"\n# {path}\n{text}" for path, text in self.tests)
+        return f"# {self.module_path}\n{self.module_text}\n{''.join(diff)}{job}{tests}"
 
 
 def module_path(root: Path, module: str) -> Path:
@@ -189,6 +196,8 @@ def extract(path: Path, module: str, root: Path, *, force: bool = False, job: st
         steps.notes,
         job_path,
         job_source,
+        ctx,
+        planned,
     )
 
 
@@ -218,6 +227,10 @@ def write(extraction: Extraction) -> list[Path]:
         extraction.job_path.parent.mkdir(parents=True, exist_ok=True)
         extraction.job_path.write_text(extraction.job_text, encoding="utf-8")
         written.append(extraction.job_path)
+    for path, text in extraction.tests:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
     return written
 
 

@@ -246,7 +246,7 @@ def test_second_run_refuses_to_overwrite_unless_forced(tmp_path: Path, capsys: p
     assert out.splitlines()[:3] == [
         f"wrote {target}",
         f"wrote {notebook.with_name('late_flights.extracted.ipynb')}",
-        "  late_flights(flights, threshold) from cell 4",
+        f"wrote {tmp_path / 'tests' / 'unit' / 'test_steps.py'}",
     ]
 
 
@@ -256,7 +256,7 @@ def test_json_output_and_package_files(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0
     assert json.loads(out) == {
         "module": str(tmp_path / "flights_pkg" / "steps.py"),
-        "tests": [],
+        "tests": [str(tmp_path / "tests" / "unit" / "test_steps.py")],
         "notebook": str(notebook.with_name("late_flights.extracted.py")),
         "job": None,
         "functions": [

@@ -108,7 +108,7 @@ def test_json_names_each_step_its_params_and_cells_and_the_job(
     assert code == 0, err
     assert json.loads(out) == {
         "module": str(tmp_path / "flights_pkg" / "steps.py"),
-        "tests": [],
+        "tests": [str(tmp_path / "tests" / "unit" / "test_steps.py")],
         "notebook": str(notebook.with_name("steps.extracted.ipynb")),
         "job": str(tmp_path / "jobs" / "late_flights.py"),
         "functions": [
