@@ -187,7 +187,8 @@ def notebook_cells(path: Path) -> list[Any]:
     cells = []
     for cell in read_databricks(path).cells:
         if cell.kind == "markdown":
-            cells.append(nbformat.v4.new_markdown_cell(cell.raw))
+            head, _, rest = cell.raw.partition("\n")
+            cells.append(nbformat.v4.new_markdown_cell(rest if head.strip().startswith("%md") else cell.raw))
         elif cell.language == "python":
             cells.append(nbformat.v4.new_code_cell(cell.raw))
         elif cell.language in ("sql", "sh"):
@@ -271,9 +272,7 @@ def _table_difference(name: str, original: Capture, other: Capture) -> str | Non
             f"({sum(only_old.values())} rows differ)"
         )
     if old["checksum"] != new["checksum"]:
-        return (
-            f"{name}: the same {old['rows']} rows in number, but not the same rows (order-independent checksums differ)"
-        )
+        return f"{name}: {old['rows']} rows in both, but not the same rows (order-independent checksums differ)"
     return None
 
 
