@@ -6,6 +6,8 @@
     registry.py  the MLflow model registry: versions and aliases
     models.py    Spark ML models in MLflow, the same way on classic sessions and Spark Connect
     task_values.py  values a Databricks job's later tasks read (dbutils.jobs.taskValues)
+    notebook_kernel.py  inside a `notebook run --against` kernel: an isolated Delta session, display,
+                    dbutils.widgets, %sql, and the listing of the tables and files a run wrote
 
 May import: transforms, session, logs, config, errors (never features, ml, quality, tasks or cli).
 """

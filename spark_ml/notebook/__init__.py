@@ -23,6 +23,7 @@ notebooks. No Spark needed: nothing here imports pyspark.
     checker.py          `notebook check`: run the enabled rules, apply severities, the exit code
     sarif.py            findings as SARIF 2.1.0
     runner.py           `notebook run`: execute top to bottom in a fresh kernel, compare outputs
+    compare.py          `notebook run --against`, `extract --verify`: two isolated runs, outputs, tables, files
     extract.py          `notebook extract`: refuse what would not run, plan, render, write the outputs
     extract_plan.py     what moves: each def's notebook globals as parameters, constants, imports, `spark`
     extract_rewrite.py  the text written: the module (ruff-formatted signatures, imports), the new notebook

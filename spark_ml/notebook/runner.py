@@ -71,16 +71,51 @@ def run_notebook(path: Path, *, compare: bool = False, timeout: int = 600, kerne
         raise ConfigError(f"{path} is not a Jupyter notebook (.ipynb)")
     nbformat = import_nbformat()
     try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # NotJSONError, ValueError...
+        raise NotebookReadError(f"{path} is not a readable Jupyter notebook: {exc}") from exc
+    saved = copy.deepcopy(nb)
+    executed = execute(nb, label=str(path), cwd=path.resolve().parent, timeout=timeout, kernel_name=kernel_name)
+    code_cells = sum(c.get("cell_type") == "code" for c in nb.cells)
+    if executed.failed_cell is not None:
+        return RunResult(str(path), code_cells, executed.seconds, executed.failed_cell, executed.error)
+    seconds = executed.seconds
+    shown = tuple(_text_of(c) for c in nb.cells if c.get("cell_type") == "code")
+    if compare:
+        found = first_difference(saved.cells, nb.cells)
+        if found is not None:
+            return RunResult(
+                str(path), code_cells, seconds, differing_cell=found[0], difference=found[1], outputs=shown
+            )
+    return RunResult(str(path), code_cells, seconds, outputs=shown)
+
+
+@dataclass(frozen=True)
+class Executed:
+    seconds: float
+    failed_cell: int | None = None
+    """1-based position in the executed notebook's cells (markdown included) of the cell that failed."""
+    error: str | None = None
+
+
+def execute(
+    nb: Any,
+    *,
+    label: str,
+    cwd: Path,
+    timeout: int,
+    kernel_name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Executed:
+    """Run the cells of `nb` (an nbformat notebook, updated in place with the outputs) in a fresh
+    kernel started in `cwd`, with `env` as the kernel's environment (default: this process's). A
+    failing cell is in the result; a missing kernel is a ConfigError naming `label`."""
+    try:
         from jupyter_client.kernelspec import NoSuchKernel
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     except ImportError as exc:
         raise ConfigError("notebook run needs nbclient and ipykernel: pip install 'spark-ml[notebook]'") from exc
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except Exception as exc:  # NotJSONError, ValueError...
-        raise NotebookReadError(f"{path} is not a readable Jupyter notebook: {exc}") from exc
-    saved = copy.deepcopy(nb)
     current: dict[str, int] = {}
 
     def on_cell_start(cell: Any, cell_index: int) -> None:
@@ -90,36 +125,24 @@ def run_notebook(path: Path, *, compare: bool = False, timeout: int = 600, kerne
         nb,
         timeout=timeout,
         kernel_name=kernel_name or "",
-        resources={"metadata": {"path": str(path.resolve().parent)}},
+        resources={"metadata": {"path": str(cwd)}},
         on_cell_start=on_cell_start,
     )
-    code_cells = sum(c.get("cell_type") == "code" for c in nb.cells)
     started = time.perf_counter()
     try:
-        client.execute()
+        client.execute(**({"env": env} if env is not None else {}))
     except NoSuchKernel as exc:
         raise ConfigError(
-            f"no Jupyter kernel named {exc.name!r} for {path}: pass --kernel NAME, or install one with "
+            f"no Jupyter kernel named {exc.name!r} for {label}: pass --kernel NAME, or install one with "
             "python -m ipykernel install --sys-prefix"
         ) from exc
     except CellExecutionError as exc:
-        failed = current.get("index", 0) + 1
-        return RunResult(str(path), code_cells, _since(started), failed, f"{exc.ename}: {first_line(exc.evalue)}")
+        return Executed(_since(started), current.get("index", 0) + 1, f"{exc.ename}: {first_line(exc.evalue)}")
     except CellTimeoutError:
-        failed = current.get("index", 0) + 1
-        return RunResult(str(path), code_cells, _since(started), failed, f"timed out after {timeout} s")
+        return Executed(_since(started), current.get("index", 0) + 1, f"timed out after {timeout} s")
     except DeadKernelError as exc:
-        failed = current.get("index", 0) + 1
-        return RunResult(str(path), code_cells, _since(started), failed, f"the kernel died: {first_line(str(exc))}")
-    seconds = _since(started)
-    shown = tuple(_text_of(c) for c in nb.cells if c.get("cell_type") == "code")
-    if compare:
-        found = first_difference(saved.cells, nb.cells)
-        if found is not None:
-            return RunResult(
-                str(path), code_cells, seconds, differing_cell=found[0], difference=found[1], outputs=shown
-            )
-    return RunResult(str(path), code_cells, seconds, outputs=shown)
+        return Executed(_since(started), current.get("index", 0) + 1, f"the kernel died: {first_line(str(exc))}")
+    return Executed(_since(started))
 
 
 def _text_of(cell: Any) -> str:

@@ -35,8 +35,8 @@ def test_every_generated_module_is_mypy_clean(tmp_path: Path, capsys: pytest.Cap
         folder = tmp_path / f"n{i}"
         folder.mkdir()
         notebook = Path(shutil.copy(source, folder / source.name))
-        _extract(notebook, f"pkg{i}.steps", tmp_path)
-        modules.append(str(tmp_path / f"pkg{i}" / "steps.py"))
+        _extract(notebook, f"pkg{i}.steps{i}", tmp_path)  # each its own module and test file
+        modules.append(str(tmp_path / f"pkg{i}" / f"steps{i}.py"))
     capsys.readouterr()
     annotated = [m for m in modules if "-> DataFrame" in Path(m).read_text()]
     assert len(annotated) >= 4  # the steps and the annotated helpers carry DataFrame signatures
