@@ -17,6 +17,27 @@ from tests.unit.notebook.fixture_spec import build as build_fixtures
 
 EXTRACT_DIR = FIXTURES_DIR / "extract"
 IMPORTS = "from pyspark.sql import functions as F"
+# The input tables the runnable corpus notebooks read (bronze.flights, bronze.carriers), created by
+# `--setup` in each kernel of `extract --verify` / `--capture` (a null delay, a cancelled flight, a
+# carrier without a name, another day).
+CORPUS_SEED = """\
+spark.sql("CREATE DATABASE IF NOT EXISTS bronze")
+spark.sql("CREATE DATABASE IF NOT EXISTS silver")
+rows = [
+    ("2013-01-01", 0, 30.0, "AA", "JFK", "LAX"),
+    ("2013-01-01", 0, 16.0, "AA", "JFK", "LAX"),
+    ("2013-01-01", 0, 15.0, "B6", "JFK", "BOS"),  # edge: not later than the threshold
+    ("2013-01-01", 0, None, "B6", "LGA", "BOS"),  # null delay
+    ("2013-01-01", 1, 90.0, "UA", "EWR", "SFO"),  # cancelled
+    ("2013-01-02", 0, 45.0, "UA", "EWR", "SFO"),  # another day
+]
+schema = "flight_date string, cancelled int, arr_delay double, carrier string, origin string, dest string"
+spark.createDataFrame(rows, schema).write.saveAsTable("bronze.flights")
+carriers = [("AA", "American"), ("B6", "JetBlue"), ("UA", None)]
+spark.createDataFrame(carriers, "carrier string, name string").write.saveAsTable("bronze.carriers")
+"""
+# widget values a corpus notebook needs (widgets_sql has no default)
+CORPUS_WIDGETS = {"widgets_sql": ["--widget", "run_date=2013-01-02"]}
 
 EXTRACT_FIXTURES: dict[str, list[Spec]] = {
     # Globals of each kind: a DataFrame passed positionally (typed from the call site), an UPPER_CASE

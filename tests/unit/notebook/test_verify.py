@@ -21,24 +21,9 @@ from spark_ml import cli
 from spark_ml.errors import ConfigError
 from spark_ml.notebook import cli as notebook_cli
 from spark_ml.notebook.compare import Capture, Comparison, check_pair, differences, notebook_cells
-from tests.unit.notebook.extract_spec import EXTRACT_DIR
+from tests.unit.notebook.extract_spec import CORPUS_SEED, EXTRACT_DIR
 
-SEED = """\
-spark.sql("CREATE DATABASE IF NOT EXISTS bronze")
-spark.sql("CREATE DATABASE IF NOT EXISTS silver")
-rows = [
-    ("2013-01-01", 0, 30.0, "AA", "JFK", "LAX"),
-    ("2013-01-01", 0, 16.0, "AA", "JFK", "LAX"),
-    ("2013-01-01", 0, 15.0, "B6", "JFK", "BOS"),  # edge: not later than the threshold
-    ("2013-01-01", 0, None, "B6", "LGA", "BOS"),  # null delay
-    ("2013-01-01", 1, 90.0, "UA", "EWR", "SFO"),  # cancelled
-    ("2013-01-02", 0, 45.0, "UA", "EWR", "SFO"),  # another day
-]
-schema = "flight_date string, cancelled int, arr_delay double, carrier string, origin string, dest string"
-spark.createDataFrame(rows, schema).write.saveAsTable("bronze.flights")
-carriers = [("AA", "American"), ("B6", "JetBlue"), ("UA", None)]
-spark.createDataFrame(carriers, "carrier string, name string").write.saveAsTable("bronze.carriers")
-"""
+SEED = CORPUS_SEED
 LATE_BY_CARRIER = "table silver.late_by_carrier"
 
 
