@@ -74,5 +74,6 @@ def test_the_extracted_before_notebook_prints_and_writes_what_the_original_does(
     assert cli.main([*args, "--verify"]) == 0
     report = capsys.readouterr().out
     # both ran to the end, printed the same lines and wrote the same summary table (a parquet folder)
-    assert re.search(r"^original: ran \d+ code cells", report, re.M), report
+    assert re.search(r"^original before\.ipynb: ran \d+ code cells", report, re.M), report
+    assert re.search(r"^rewritten before\.extracted\.ipynb: ran \d+ code cells", report, re.M), report
     assert re.search(r"^the same: [1-9]\d* outputs, [1-9]\d* tables, \d+ files written compared$", report, re.M), report
