@@ -19,7 +19,7 @@ import ast
 import re
 
 from spark_ml.notebook.extract_plan import NOTEBOOK_ONLY, ExtractError
-from spark_ml.notebook.extract_rewrite import Edit, apply_edits, char_col, render_imports
+from spark_ml.notebook.extract_rewrite import Edit, apply_edits, char_col, collect_import, render_imports
 from spark_ml.notebook.extract_steps import indent, names_of
 from spark_ml.notebook.model import Cell, Notebook
 
@@ -124,14 +124,7 @@ def job_text(
     defaults = _widget_defaults(statements)
     for cell, statement, text, _, later in chosen:
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            for alias in statement.names:
-                if (alias.asname or alias.name.split(".")[0]) not in used:
-                    continue
-                if isinstance(statement, ast.Import):
-                    plain.add((alias.name, alias.asname))
-                else:
-                    module = "." * statement.level + (statement.module or "")
-                    members.setdefault(module, {})[alias.name] = alias.asname
+            collect_import(statement, used, plain, members)
             continue
         lines = text.split("\n")
         edits: list[Edit] = []

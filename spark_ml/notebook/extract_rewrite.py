@@ -217,6 +217,24 @@ def _member_order(name: str) -> tuple[int, str]:
     return kind, name.lower()
 
 
+def collect_import(
+    statement: ast.Import | ast.ImportFrom,
+    used: set[str],
+    plain: set[tuple[str, str | None]],
+    members: dict[str, dict[str, str | None]],
+) -> None:
+    """Add the names of `statement` that bind one of `used` to `plain` (import x [as y]) or
+    `members` (module -> name -> alias), the input of render_imports."""
+    for alias in statement.names:
+        if (alias.asname or alias.name.split(".")[0]) not in used:
+            continue
+        if isinstance(statement, ast.Import):
+            plain.add((alias.name, alias.asname))
+        else:
+            module = "." * statement.level + (statement.module or "")
+            members.setdefault(module, {})[alias.name] = alias.asname
+
+
 def render_module(
     ctx: Context, plan: Plan, notebook_name: str, line_length: int, first_party: frozenset[str] = frozenset()
 ) -> str:
@@ -228,15 +246,7 @@ def render_module(
     plain: set[tuple[str, str | None]] = set()
     from_imports: dict[str, dict[str, str | None]] = {}
     for name in sorted(reads & set(plan.imports)):
-        statement = plan.imports[name]
-        for alias in statement.names:
-            if (alias.asname or alias.name.split(".")[0]) != name:
-                continue
-            if isinstance(statement, ast.Import):
-                plain.add((alias.name, alias.asname))
-            else:
-                module = "." * statement.level + (statement.module or "")
-                from_imports.setdefault(module, {})[alias.name] = alias.asname
+        collect_import(plan.imports[name], {name}, plain, from_imports)
     for function in plan.functions.values():
         if function.reused_from is not None and function.name in reads:
             from_imports.setdefault(function.reused_from, {})[function.name] = None

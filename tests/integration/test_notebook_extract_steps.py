@@ -22,7 +22,7 @@ from chispa import assert_df_equality
 
 from spark_ml import cli
 from spark_ml.notebook.readers import read_notebook
-from tests.unit.notebook.extract_spec import EXTRACT_DIR
+from tests.unit.notebook.extract_spec import CORPUS_SEED, EXTRACT_DIR
 
 pytestmark = [
     pytest.mark.integration,
@@ -49,18 +49,7 @@ class DBUtils:
 
 @pytest.fixture
 def flights(spark: Any) -> Iterator[None]:
-    spark.sql("CREATE DATABASE IF NOT EXISTS bronze")
-    spark.sql("CREATE DATABASE IF NOT EXISTS silver")
-    rows = [
-        ("2013-01-01", 0, 30.0, "AA", "JFK", "LAX"),
-        ("2013-01-01", 0, 16.0, "AA", "JFK", "LAX"),
-        ("2013-01-01", 0, 15.0, "B6", "JFK", "BOS"),  # edge: not later than the threshold
-        ("2013-01-01", 0, None, "B6", "LGA", "BOS"),  # null delay
-        ("2013-01-01", 1, 90.0, "UA", "EWR", "SFO"),  # cancelled
-        ("2013-01-02", 0, 45.0, "UA", "EWR", "SFO"),  # another day
-    ]
-    schema = "flight_date string, cancelled int, arr_delay double, carrier string, origin string, dest string"
-    spark.createDataFrame(rows, schema).write.mode("overwrite").saveAsTable("bronze.flights")
+    exec(CORPUS_SEED, {"spark": spark})  # the corpus's input tables, as --setup creates them in a kernel
     yield
     spark.sql("DROP DATABASE IF EXISTS silver CASCADE")
     spark.sql("DROP DATABASE IF EXISTS bronze CASCADE")

@@ -21,26 +21,11 @@ from pathlib import Path
 import pytest
 
 from spark_ml import cli
-from tests.unit.notebook.extract_spec import EXTRACT_DIR
+from tests.unit.notebook.extract_spec import CORPUS_SEED, EXTRACT_DIR
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
-SETUP = """\
-spark.sql("CREATE DATABASE IF NOT EXISTS bronze")
-spark.sql("CREATE DATABASE IF NOT EXISTS silver")
-rows = [
-    ("2013-01-01", 0, 30.0, "AA", "JFK", "LAX"),
-    ("2013-01-01", 0, 16.0, "AA", "JFK", "LAX"),
-    ("2013-01-01", 0, 15.0, "B6", "JFK", "BOS"),  # edge: not later than the threshold
-    ("2013-01-01", 0, None, "B6", "LGA", "BOS"),  # null delay
-    ("2013-01-01", 1, 90.0, "UA", "EWR", "SFO"),  # cancelled
-    ("2013-01-02", 0, 45.0, "UA", "EWR", "SFO"),  # another day
-]
-schema = "flight_date string, cancelled int, arr_delay double, carrier string, origin string, dest string"
-spark.createDataFrame(rows, schema).write.mode("overwrite").saveAsTable("bronze.flights")
-carriers = spark.createDataFrame([("AA", "American")], "carrier string, name string")
-carriers.write.mode("overwrite").saveAsTable("bronze.carriers")
-"""
+SETUP = CORPUS_SEED  # bronze.flights and bronze.carriers, in the capture kernel
 NOTEBOOKS = {"late": "late_flights.ipynb", "steps": "steps.py"}
 
 
