@@ -11,8 +11,9 @@ The guard wraps `subprocess.Popen` (what `subprocess.run`, jupyter_client's kern
 asyncio's subprocesses all go through): a test that is not `system` and starts a process fails,
 naming the test and the command. Allowed outside `system`: the shared session's own JVM (started by
 pyspark's gateway or the Connect server fixture, inside `allowed()`), and two probes that libraries
-run once per process: `git` (`spark_ml.provenance` records the checkout's commit) and `uname`
-(Python's `platform.processor()`, which MLflow calls when it logs a model's environment).
+run once per process: `git` (`spark_ml.provenance` records the checkout's commit), `uname`
+(Python's `platform.processor()`, which MLflow calls when it logs a model's environment) and
+`fc-list` (matplotlib lists the system fonts once, when a machine has no font cache yet).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 
 WORLD_FIXTURE = "world"
 TIERS = ("unit", "integration", "system")
-ALLOWED_PROGRAMS = {"git", "uname"}
+ALLOWED_PROGRAMS = {"git", "uname", "fc-list"}
 
 _current: pytest.Item | None = None
 _allowed_depth = 0
