@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     usecase.add_argument("name", help="a lowercase identifier, e.g. churn")
     usecase.add_argument("--into", default=".", help="the project checkout to write into (default: here)")
+    usecase.add_argument(
+        "--task",
+        choices=["binary", "multiclass", "regression"],
+        default="binary",
+        help="the model's kind: its conf's label, estimator, metric and gate (default: binary)",
+    )
     dev = sub.add_parser(
         "dev", parents=[common], help="a warm local Spark Connect server for the edit-test loop: start, status, stop"
     )
@@ -121,7 +127,7 @@ def _new(args: argparse.Namespace) -> int:
 
     from spark_ml.scaffold import new_usecase, next_steps
 
-    written = new_usecase(args.name, Path(args.into))
+    written = new_usecase(args.name, Path(args.into), args.task)
     print(f"use case {args.name!r} written into {Path(args.into).resolve()}:")
     rows = [(str(item.path), f"{'(edited) ' if item.edited else ''}{item.what}") for item in written]
     print("\n".join(text_table(rows, indent="  ")))

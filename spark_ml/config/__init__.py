@@ -58,16 +58,26 @@ from spark_ml.config.schema import (
 )
 from spark_ml.config.secrets import MASK, mask_secret_keys, redact
 from spark_ml.config.training import (
+    LOWER_IS_BETTER,
+    METRIC_LABELS,
+    TASK_METRICS,
     Candidate,
     DateWindow,
     EstimatorName,
+    MetricName,
     SelectBy,
     SplitSettings,
+    TaskKind,
     TrainSettings,
+    better,
+    regression_by,
 )
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "MASK",
+    "METRIC_LABELS",
+    "TASK_METRICS",
     "AcceptedValuesCheck",
     "Candidate",
     "Check",
@@ -80,6 +90,7 @@ __all__ = [
     "LakehouseSettings",
     "Layout",
     "LoggingSettings",
+    "MetricName",
     "MinRowsCheck",
     "MlflowSettings",
     "Model",
@@ -107,12 +118,15 @@ __all__ = [
     "TableName",
     "TableRef",
     "TableSpec",
+    "TaskKind",
     "TrainSettings",
     "UniqueCheck",
+    "better",
     "default_conf_dir",
     "flatten",
     "load_settings",
     "mask_secret_keys",
     "quarantine_table",
     "redact",
+    "regression_by",
 ]

@@ -15,7 +15,7 @@ from spark_ml.config.base import ColumnType, Identifier, Model, Month, TableName
 from spark_ml.config.checks import Check, ReferentialCheck, RowRule
 from spark_ml.config.layout import Layout, TableRef
 from spark_ml.config.secrets import MASK, mask_secret_keys
-from spark_ml.config.training import TrainSettings
+from spark_ml.config.training import TASK_METRICS, MetricName, TrainSettings
 from spark_ml.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -169,10 +169,26 @@ class FeatureSettings(Model):
 
 
 class PromoteSettings(Model):
-    metric: Literal["auc_roc", "auc_pr"] = "auc_roc"
+    """The gate. `metric`: compared with the champion's on the same test rows, in its direction
+    (lower RMSE and log loss are better); default the train task's `select_by`. `min` / `max`:
+    absolute bounds per metric of the task. 0.1.0's `min_auc_roc` / `min_auc_pr` keep working
+    for the binary task (`min` overrides them). `max_regression`: how much worse than the champion
+    a challenger may be on `metric`."""
+
+    metric: MetricName = "auc_roc"
+    min: dict[MetricName, float] = Field(default_factory=dict)
+    max: dict[MetricName, float] = Field(default_factory=dict)
     min_auc_roc: float = Field(default=0.6, ge=0.0, le=1.0)
     min_auc_pr: float = Field(default=0.0, ge=0.0, le=1.0)
     max_regression: float = Field(default=0.005, ge=0.0)
+
+    def bounds(self, task: str) -> list[tuple[str, str, float]]:
+        """(metric, 'min' | 'max', bound) of the gate for `task`, in a stable order."""
+        minimums: dict[str, float] = (
+            {"auc_roc": self.min_auc_roc, "auc_pr": self.min_auc_pr} if task == "binary" else {}
+        )
+        minimums.update({str(k): v for k, v in self.min.items()})
+        return [(m, "min", v) for m, v in minimums.items()] + [(m, "max", v) for m, v in self.max.items()]
 
 
 class ScoreSettings(Model):
@@ -229,6 +245,41 @@ class Settings(Model):
 
     # Where each dotted key came from (file or --set), for errors raised after loading.
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gate_metric_of_the_task(cls, data: Any) -> Any:
+        """Without `promote.metric`, a multiclass or regression conf gates on its `train.select_by`
+        (the binary default stays auc_roc, as in 0.1.0)."""
+        if not isinstance(data, dict):
+            return data
+        train, promote = data.get("train"), data.get("promote") or {}
+        if isinstance(train, dict) and isinstance(promote, dict) and "metric" not in promote:
+            task = train.get("task", "binary")
+            if task in TASK_METRICS and task != "binary":
+                return {**data, "promote": {**promote, "metric": train.get("select_by", TASK_METRICS[task][0])}}
+        return data
+
+    @model_validator(mode="after")
+    def _gate_fits_the_task(self) -> Settings:
+        if self.train is None:
+            return self
+        task, metrics = self.train.task, self.train.metrics
+        named = [("promote.metric", self.promote.metric)]
+        named += [(f"promote.{side}.{m}", m) for side in ("min", "max") for m in getattr(self.promote, side)]
+        for key, metric in named:
+            if metric not in metrics:
+                raise ValueError(
+                    f"{key}: {metric!r} is not a metric of task {task!r} (its metrics: {', '.join(metrics)})"
+                )
+        if task != "binary":
+            old = sorted({"min_auc_roc", "min_auc_pr"} & self.promote.model_fields_set)
+            if old:
+                raise ValueError(
+                    f"promote.{old[0]} gates a binary classifier: for task {task!r} remove it and use promote.min / "
+                    "promote.max"
+                )
+        return self
 
     # -- the deployment layout --------------------------------------------------------------------
 

@@ -16,8 +16,52 @@ from pydantic import Field, field_validator, model_validator
 
 from spark_ml.config.base import Identifier, Model, TableName
 
-EstimatorName = Literal["logistic_regression", "random_forest", "gbt", "xgboost"]
-SelectBy = Literal["auc_roc", "auc_pr"]
+TaskKind = Literal["binary", "multiclass", "regression"]
+EstimatorName = Literal["logistic_regression", "linear_regression", "random_forest", "gbt", "xgboost"]
+MetricName = Literal["auc_roc", "auc_pr", "rmse", "mae", "r2", "log_loss", "macro_f1", "accuracy"]
+SelectBy = MetricName
+# What each task is selected, gated and monitored by; the first is its default `select_by`.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("auc_roc", "auc_pr"),
+    "regression": ("rmse", "mae", "r2"),
+    "multiclass": ("log_loss", "macro_f1", "accuracy"),
+}
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
+METRIC_LABELS = {
+    "auc_roc": "AUC-ROC",
+    "auc_pr": "AUC-PR",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "log_loss": "log loss",
+    "macro_f1": "macro F1",
+    "accuracy": "accuracy",
+}
+# The estimators each task has (Spark has no multiclass GBT: GBTClassifier is binary only).
+TASK_ESTIMATORS: dict[str, tuple[str, ...]] = {
+    "binary": ("logistic_regression", "random_forest", "gbt", "xgboost"),
+    "multiclass": ("logistic_regression", "random_forest", "xgboost"),
+    "regression": ("linear_regression", "random_forest", "gbt", "xgboost"),
+}
+# The candidates when a conf gives neither `train.candidates` nor `train.estimator` (binary keeps
+# 0.1.0's single logistic regression).
+DEFAULT_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "binary": ("logistic_regression",),
+    "multiclass": ("logistic_regression", "random_forest"),
+    "regression": ("linear_regression", "random_forest"),
+}
+
+
+def better(metric: str, value: float, than: float) -> bool:
+    """Whether `value` is strictly better than `than` on `metric` (its direction)."""
+    return value < than if metric in LOWER_IS_BETTER else value > than
+
+
+def regression_by(metric: str, value: float, reference: float) -> float:
+    """How much worse `value` is than `reference` on `metric` (negative when better)."""
+    return value - reference if metric in LOWER_IS_BETTER else reference - value
+
+
 # The keys of the single-estimator form; `train.candidates` replaces all three.
 SINGLE_MODEL_KEYS = ("estimator", "params", "grid")
 DEFAULT_MAX_TREES = 500
@@ -91,10 +135,13 @@ class Candidate(Model):
 
 
 class TrainSettings(Model):
-    """`select_by`: the validation metric that picks the winner. `tie_tolerance`: candidates within
+    """`task`: binary (default), multiclass or regression: it decides the estimators, the metrics
+    and what scoring writes. `select_by`: the validation metric that picks the winner (default:
+    the task's first metric, see TASK_METRICS). `tie_tolerance`: candidates within
     it of the best are tied, and the simplest of them wins (see spark_ml.ml.selection).
     `refit: train_and_validation` refits the winner on both windows before the test evaluation."""
 
+    task: TaskKind = "binary"
     table: TableName
     label: Identifier
     keys: tuple[Identifier, ...] = Field(min_length=1)
@@ -113,6 +160,41 @@ class TrainSettings(Model):
     class_weighting: bool = False
     seed: int = 42
     calibration_bins: int = Field(default=10, ge=2, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_metric(cls, data: Any) -> Any:
+        """`select_by` defaults to the task's first metric (auc_roc for binary, as in 0.1.0)."""
+        if isinstance(data, dict) and "select_by" not in data:
+            task = data.get("task", "binary")
+            if task in TASK_METRICS:
+                return {**data, "select_by": TASK_METRICS[task][0]}
+        return data
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> TrainSettings:
+        metrics = TASK_METRICS[self.task]
+        if self.select_by not in metrics:
+            raise ValueError(
+                f"select_by {self.select_by!r} does not fit task {self.task!r}: its metrics are {', '.join(metrics)}"
+            )
+        allowed = TASK_ESTIMATORS[self.task]
+        for key, candidate in self.choices:
+            if candidate.estimator not in allowed:
+                extra = (
+                    " (Spark's GBT is binary only: use random_forest or xgboost)"
+                    if candidate.estimator == "gbt"
+                    else ""
+                )
+                raise ValueError(
+                    f"{key}.estimator {candidate.estimator!r} does not fit task {self.task!r}{extra}: "
+                    f"its estimators are {', '.join(allowed)}"
+                )
+        if self.class_weighting and self.task != "binary":
+            raise ValueError(f"class_weighting applies to the binary task only, not {self.task!r}")
+        if self.task != "binary" and self.candidates is None and self.estimator is None and (self.params or self.grid):
+            raise ValueError("params and grid need train.estimator (or list train.candidates)")
+        return self
 
     @model_validator(mode="after")
     def _has_features(self) -> TrainSettings:
@@ -160,8 +242,22 @@ class TrainSettings(Model):
         candidate at key 'train' (so its params are named 'train.params.<name>' in errors)."""
         if self.candidates is not None:
             return tuple((f"train.candidates.{i}", c) for i, c in enumerate(self.candidates))
+        if self.estimator is None and self.task != "binary":
+            return tuple(
+                (f"train.candidates.{i}", Candidate(estimator=name))  # type: ignore[arg-type]
+                for i, name in enumerate(DEFAULT_CANDIDATES[self.task])
+            )
         estimator = self.estimator or "logistic_regression"
         return (("train", Candidate(estimator=estimator, params=self.params or {}, grid=self.grid or {})),)
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.select_by in LOWER_IS_BETTER
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The task's metrics (selection, gate, monitoring)."""
+        return TASK_METRICS[self.task]
 
     @property
     def estimators(self) -> tuple[str, ...]:

@@ -143,8 +143,9 @@ def history_days(params: FeatureSettings) -> int:
 
 
 def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, params: FeatureSettings) -> DataFrame:
-    """One row per flight with a known arr_delay: label, calendar, plane, as-of weather and
-    point-in-time history features (only flights dated before the row's day count).
+    """One row per flight with a known arr_delay: labels (is_delayed, arr_delay in minutes and its
+    delay_band), calendar, plane, as-of weather and point-in-time history features (only flights
+    dated before the row's day count).
 
     `flights` must hold the history the windows need (see `history_days`); rows of every date in
     `flights` are returned, so the caller filters the target period.
@@ -211,6 +212,24 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
         *[F.col(f"origin_{c}") for c in WEATHER_COLUMNS],
         *names.values(),
         F.col("is_delayed").cast("int").alias("is_delayed"),
+        F.col("arr_delay").cast("double").alias("arr_delay"),
+        delay_band(F.col("arr_delay"), threshold).alias("delay_band"),
+    )
+
+
+# The labels of the three delay bands (the multiclass label `delay_band`).
+DELAY_BANDS = ("on_time", "late_15_60", "late_over_60")
+LONG_DELAY_MINUTES = 60
+
+
+def delay_band(arr_delay: Column, threshold: int) -> Column:
+    """on_time (at most `threshold` minutes late), late_15_60 (up to LONG_DELAY_MINUTES) or
+    late_over_60; null when arr_delay is null."""
+    return (
+        F.when(arr_delay.isNull(), F.lit(None).cast("string"))
+        .when(arr_delay <= threshold, F.lit(DELAY_BANDS[0]))
+        .when(arr_delay <= LONG_DELAY_MINUTES, F.lit(DELAY_BANDS[1]))
+        .otherwise(F.lit(DELAY_BANDS[2]))
     )
 
 

@@ -251,6 +251,21 @@ class Lakehouse:
         self.writes.append(written)
         return written
 
+    def add_missing_columns(self, df: DataFrame, name: str) -> list[str]:
+        """Add to an existing table the columns of `df` it lacks (ALTER TABLE ADD COLUMNS: rows
+        already there read them as null), so a table written by an earlier release takes the rows
+        of this one; the names added (none when the table does not exist yet)."""
+        if self.latest_version(name) is None:
+            return []
+        sql = self.ref(name).sql
+        present = {c.lower() for c in self.spark.sql(f"SELECT * FROM {sql} LIMIT 0").columns}
+        missing = [f for f in df.schema.fields if f.name.lower() not in present]
+        if missing:
+            columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+            self.spark.sql(f"ALTER TABLE {sql} ADD COLUMNS ({columns})")
+            log.info("%s: added the column(s) %s", name, ", ".join(f.name for f in missing))
+        return [f.name for f in missing]
+
     def _write_once(self, df: DataFrame, name: str, mode: str, where: Column | None) -> TableWrite:
         ref = self.ref(name)
         token = uuid.uuid4().hex

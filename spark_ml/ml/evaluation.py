@@ -79,6 +79,9 @@ class Metrics:
         )
         return {f"{prefix}{n}": float(getattr(self, n)) for n in names}
 
+    def metric(self, name: str) -> float:
+        return float(getattr(self, name))
+
 
 def histogram(scored: DataFrame, label: str, score: str) -> Histogram:
     """One aggregation: counts and sums per score bin of width 1/BINS (the last bin holds 1.0)."""

@@ -11,9 +11,10 @@ from pyspark.ml import Estimator, Pipeline
 from pyspark.ml.classification import GBTClassifier, LogisticRegression, RandomForestClassifier
 from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAssembler
 from pyspark.ml.param import Param, Params
+from pyspark.ml.regression import GBTRegressor, LinearRegression, RandomForestRegressor
 from pyspark.ml.tuning import ParamGridBuilder
 
-from spark_ml.config import Candidate, EstimatorName, TrainSettings
+from spark_ml.config import Candidate, TrainSettings
 from spark_ml.errors import ConfigError
 
 LABEL = "label"
@@ -21,31 +22,47 @@ WEIGHT = "__weight"
 FEATURES = "features"
 
 
-def _xgboost() -> Estimator[Any]:
+def _xgboost(task: str) -> Estimator[Any]:
     try:
-        from xgboost.spark import SparkXGBClassifier
+        from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
     except ImportError as exc:
         raise ConfigError("an xgboost candidate needs the xgboost package: pip install 'spark-ml[xgboost]'") from exc
     # verbose=False: no per-round evaluation lines on the console (early stopping still logs its
     # outcome through the selection)
-    estimator: Estimator[Any] = SparkXGBClassifier(verbose=False)
+    estimator: Estimator[Any] = (
+        SparkXGBRegressor(verbose=False) if task == "regression" else SparkXGBClassifier(verbose=False)
+    )
     return estimator
 
 
-# The allow-list: a config name maps to a constructor; nothing is ever imported from a config string.
-ESTIMATORS: dict[EstimatorName, Callable[[], Estimator[Any]]] = {
+# The allow-list per task: a config name maps to a constructor; nothing is ever imported from a
+# config string. Spark has no multiclass GBT (GBTClassifier is binary only).
+_CLASSIFIERS: dict[str, Callable[[], Estimator[Any]]] = {
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
     "gbt": GBTClassifier,
-    "xgboost": _xgboost,
+    "xgboost": lambda: _xgboost("classification"),
+}
+ESTIMATORS: dict[str, dict[str, Callable[[], Estimator[Any]]]] = {
+    "binary": _CLASSIFIERS,
+    "multiclass": {k: v for k, v in _CLASSIFIERS.items() if k != "gbt"},
+    "regression": {
+        "linear_regression": LinearRegression,
+        "random_forest": RandomForestRegressor,
+        "gbt": GBTRegressor,
+        "xgboost": lambda: _xgboost("regression"),
+    },
 }
 
 
-def make_estimator(name: str, key: str = "train") -> Estimator[Any]:
-    for known, build in ESTIMATORS.items():
-        if known == name:
-            return build()
-    raise ConfigError(f"unknown estimator {name!r} at '{key}.estimator' (allowed: {', '.join(ESTIMATORS)})")
+def make_estimator(name: str, key: str = "train", task: str = "binary") -> Estimator[Any]:
+    known = ESTIMATORS[task]
+    build = known.get(name)
+    if build is None:
+        raise ConfigError(
+            f"unknown estimator {name!r} at '{key}.estimator' for task {task!r} (allowed: {', '.join(known)})"
+        )
+    return build()
 
 
 def _param(estimator: Params, name: str, key: str) -> Param[Any]:
@@ -112,7 +129,7 @@ def encoded(column: str) -> str:
 
 def build_estimator(candidate: Candidate, cfg: TrainSettings, key: str = "train") -> Estimator[Any]:
     """The candidate's estimator from the allow-list, with its params, columns and seed set."""
-    return configure_estimator(make_estimator(candidate.estimator, key), candidate.params, cfg, key)
+    return configure_estimator(make_estimator(candidate.estimator, key, cfg.task), candidate.params, cfg, key)
 
 
 def build_pipeline(cfg: TrainSettings) -> tuple[Pipeline, Estimator[Any]]:

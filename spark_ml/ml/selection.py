@@ -2,7 +2,8 @@
 
 Every candidate of `train.candidates` (or the single `train.estimator`), at every point of its
 grid, is fitted on the training window and scored on the validation window with Spark's evaluator
-on all rows. The winner is the best by `train.select_by` (AUC-ROC or AUC-PR). Candidates within
+on all rows. The winner is the best by `train.select_by` (a metric of the task: AUC-ROC or AUC-PR
+for binary, RMSE, MAE or R² for regression; lower RMSE and MAE are better). Candidates within
 `train.tie_tolerance` (default 1e-4) of the best are tied, and the simplest of the tied wins: a
 linear model before a tree ensemble, then fewer trees, then shallower trees, then the earlier one
 in the configuration. Fit time does not decide: it changes from run to run, and a reproduction
@@ -13,7 +14,7 @@ The preprocessing stages (imputer, indexers, encoder, assembler) are fitted once
 window only, and shared by every candidate. An xgboost candidate with `early_stopping_rounds`
 trains on the training rows plus the validation rows marked by an indicator column
 (xgboost.spark's `validationIndicatorCol`: marked rows form its evaluation set and are never
-trained on), stops once the validation metric (xgboost's `auc` or `aucpr`, after `select_by`) has
+trained on), stops once the validation metric (xgboost's `auc`, `aucpr`, `rmse` or `mae`, after `select_by`) has
 not improved for that many rounds, at most `max_trees` rounds, and predicts with the best round's
 trees (the booster's `best_iteration`); that number of trees is recorded.
 
@@ -39,9 +40,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
-from spark_ml.config import Candidate, TrainSettings
+from spark_ml.config import LOWER_IS_BETTER, METRIC_LABELS, Candidate, TrainSettings
 from spark_ml.errors import SparkMLError
 from spark_ml.ml.evaluation import positive_probability
+from spark_ml.ml.multiclass import evaluate_multiclass
 from spark_ml.ml.pipeline import (
     FEATURES,
     LABEL,
@@ -52,11 +54,21 @@ from spark_ml.ml.pipeline import (
     param_grid,
     preprocessing,
 )
+from spark_ml.ml.regression import evaluate_regression
 
 log = logging.getLogger(__name__)
 
 INDICATOR = "__is_validation"
-XGBOOST_METRIC = {"auc_roc": "auc", "auc_pr": "aucpr"}
+XGBOOST_METRIC = {
+    "auc_roc": "auc",
+    "auc_pr": "aucpr",
+    "rmse": "rmse",
+    "mae": "mae",
+    "r2": "rmse",
+    "log_loss": "mlogloss",
+    "accuracy": "merror",
+    "macro_f1": "mlogloss",
+}
 TREE_COUNT = {"gbt": "maxIter", "random_forest": "numTrees", "xgboost": "n_estimators"}
 TREE_DEPTH = {"gbt": "maxDepth", "random_forest": "maxDepth", "xgboost": "max_depth"}
 XGBOOST_DEFAULT_DEPTH = 6
@@ -70,8 +82,7 @@ class Scored:
     estimator: str
     key: str
     params: dict[str, Any]
-    auc_roc: float
-    auc_pr: float
+    metrics: dict[str, float]
     fit_seconds: float
     trees: int | None
     depth: int | None
@@ -79,7 +90,15 @@ class Scored:
     order: int
 
     def metric(self, name: str) -> float:
-        return float(getattr(self, name))
+        return float(self.metrics.get(name, math.nan))
+
+    @property
+    def auc_roc(self) -> float:
+        return self.metric("auc_roc")
+
+    @property
+    def auc_pr(self) -> float:
+        return self.metric("auc_pr")
 
     def simplicity(self) -> tuple[int, int, int, int]:
         """Smaller is simpler: linear first, then fewer trees, shallower trees, configuration order."""
@@ -90,8 +109,7 @@ class Scored:
             "name": self.name,
             "estimator": self.estimator,
             "params": dict(self.params),
-            "validation_auc_roc": self.auc_roc,
-            "validation_auc_pr": self.auc_pr,
+            **{f"validation_{k}": v for k, v in self.metrics.items()},
             "trees": self.trees,
             "early_stopping": self.early_stopping,
             "fit_seconds": round(self.fit_seconds, 1),
@@ -110,6 +128,7 @@ class Selection:
     scored: tuple[Scored, ...]
     select_by: str
     refit: bool
+    task: str = "binary"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -130,21 +149,28 @@ def choose(scored: Sequence[Scored], select_by: str, tolerance: float) -> Scored
     valid = [s for s in scored if not math.isnan(s.metric(select_by))]
     if not valid:
         return min(scored, key=Scored.simplicity)
-    best = max(s.metric(select_by) for s in valid)
-    return min((s for s in valid if s.metric(select_by) >= best - tolerance), key=Scored.simplicity)
+    sign = -1.0 if select_by in LOWER_IS_BETTER else 1.0  # compare as "higher is better"
+    best = max(sign * s.metric(select_by) for s in valid)
+    return min((s for s in valid if sign * s.metric(select_by) >= best - tolerance), key=Scored.simplicity)
 
 
-def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings) -> Selection:
-    """Fit every candidate and grid point on `train`, score each on `validation`, keep the winner."""
+def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings, classes: Sequence[str] = ()) -> Selection:
+    """Fit every candidate and grid point on `train`, score each on `validation`, keep the winner
+    (`classes`: a multiclass label's class list)."""
     prep = Pipeline(stages=preprocessing(cfg)).fit(train)
     columns = [FEATURES, LABEL, *([WEIGHT] if cfg.class_weighting else [])]
     train_x = prep.transform(train).select(*columns).persist()
     val_x = prep.transform(validation).select(*columns).persist()
     try:
-        both_classes = val_x.select(F.countDistinct(LABEL)).first()[0] == 2  # type: ignore[index]
+        # a binary metric needs both classes on validation; a regression metric a known label
+        scorable = (
+            val_x.select(F.countDistinct(LABEL)).first()[0] == 2  # type: ignore[index]
+            if cfg.task == "binary"
+            else not val_x.where(F.col(LABEL).isNotNull()).isEmpty()
+        )
         fitted: list[tuple[Scored, Any]] = []
         for key, candidate in cfg.choices:
-            fitted += _search(key, candidate, cfg, train_x, val_x, both_classes, len(fitted))
+            fitted += _search(key, candidate, cfg, train_x, val_x, scorable, len(fitted), classes)
     finally:
         train_x.unpersist()
         val_x.unpersist()
@@ -154,15 +180,13 @@ def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings) ->
         log.info("candidate %s: %s%s", s.name, _line(s), "  <- winner" if s is winner else "")
     selected = PipelineModel([*prep.stages, next(m for s, m in fitted if s is winner)])
     model = _refit(winner, cfg, train.unionByName(validation)) if cfg.refit == "train_and_validation" else selected
-    return Selection(model, selected, winner, scored, cfg.select_by, cfg.refit is not None)
+    return Selection(model, selected, winner, scored, cfg.select_by, cfg.refit is not None, cfg.task)
 
 
 def _line(s: Scored) -> str:
     trees = "" if s.trees is None else f", {s.trees} trees{' (early stopping)' if s.early_stopping else ''}"
-    return (
-        f"{s.params or '(defaults)'}: validation AUC-ROC {s.auc_roc:.4f}, AUC-PR {s.auc_pr:.4f}{trees}, "
-        f"fit {s.fit_seconds:.1f} s"
-    )
+    values = ", ".join(f"{METRIC_LABELS[k]} {v:.4f}" for k, v in s.metrics.items())
+    return f"{s.params or '(defaults)'}: validation {values}{trees}, fit {s.fit_seconds:.1f} s"
 
 
 def _search(
@@ -171,8 +195,9 @@ def _search(
     cfg: TrainSettings,
     train_x: DataFrame,
     val_x: DataFrame,
-    both_classes: bool,
+    scorable: bool,
     order: int,
+    classes: Sequence[str] = (),
 ) -> list[tuple[Scored, Any]]:
     """The candidate at every grid point: fitted, timed and scored on validation."""
     estimator = build_estimator(candidate, cfg, key)
@@ -200,12 +225,12 @@ def _search(
         results = list(pool.map(target, points))
     out = []
     for i, (point, (model, seconds)) in enumerate(zip(points, results, strict=True)):
-        auc_roc, auc_pr = _validation_aucs(model, val_x) if both_classes else (math.nan, math.nan)
+        metrics = _validation_metrics(model, val_x, cfg, classes) if scorable else dict.fromkeys(cfg.metrics, math.nan)
         trees, depth = _size(candidate, estimator.copy(point), model)
         params = {**candidate.params, **{p.name: v for p, v in point.items()}}
         name = candidate.label if len(points) == 1 else f"{candidate.label}[{i}]"
         early = candidate.early_stopping_rounds is not None
-        scored = Scored(name, candidate.estimator, key, params, auc_roc, auc_pr, seconds, trees, depth, early, order)
+        scored = Scored(name, candidate.estimator, key, params, metrics, seconds, trees, depth, early, order)
         out.append((scored, model))
         order += 1
     return out
@@ -221,6 +246,18 @@ def _early_stopping(estimator: Estimator[Any], candidate: Candidate, cfg: TrainS
         settings["eval_metric"] = XGBOOST_METRIC[cfg.select_by]
     for name, value in settings.items():
         estimator.set(estimator.getParam(name), value)
+
+
+def _validation_metrics(model: Any, val_x: DataFrame, cfg: TrainSettings, classes: Sequence[str]) -> dict[str, float]:
+    """The task's metrics of a fitted candidate on the validation window."""
+    if cfg.task == "regression":
+        metrics, _ = evaluate_regression(model.transform(val_x), LABEL, "prediction", plot_bins=1)
+        return {name: metrics.metric(name) for name in cfg.metrics}
+    if cfg.task == "multiclass":
+        found = evaluate_multiclass(model.transform(val_x), classes)
+        return {name: found.metric(name) for name in cfg.metrics}
+    auc_roc, auc_pr = _validation_aucs(model, val_x)
+    return {"auc_roc": auc_roc, "auc_pr": auc_pr}
 
 
 def _validation_aucs(model: Any, val_x: DataFrame) -> tuple[float, float]:
@@ -259,7 +296,7 @@ def _refit(winner: Scored, cfg: TrainSettings, both: DataFrame) -> PipelineModel
     params = dict(winner.params)
     if winner.early_stopping and winner.trees is not None:
         params["n_estimators"] = winner.trees
-    estimator = configure_estimator(make_estimator(winner.estimator, winner.key), params, cfg, winner.key)
+    estimator = configure_estimator(make_estimator(winner.estimator, winner.key, cfg.task), params, cfg, winner.key)
     start = time.perf_counter()
     model = Pipeline(stages=[*preprocessing(cfg), estimator]).fit(both)
     log.info("refit %s on train + validation with %s in %.1f s", winner.name, params, time.perf_counter() - start)

@@ -1,11 +1,17 @@
-"""The HTML report of a pipeline run: steps, tables written, data quality, model metrics with
-plots, the promotion decision and drift. Rendered from templates/report.html.j2 with autoescape."""
+"""The HTML report of a pipeline run. It leads with the summary, the model's metrics and plots
+(per task: ROC, precision-recall and calibration; predicted-vs-actual and residuals; the confusion
+matrix), then drift (a PSI bar chart, the table folded), the promotion decision, the steps, and the
+tables written and data-quality checks folded behind a one-line count. Rendered from
+templates/report.html.j2 with autoescape."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+from spark_ml.config import METRIC_LABELS as LABELS
+from spark_ml.config import TASK_METRICS
 
 
 class Write(Protocol):
@@ -51,7 +57,17 @@ class StepResult(Protocol):
     def quality(self) -> Sequence[Quality]: ...
 
 
-METRICS = ("auc_roc", "auc_pr", "log_loss", "brier", "precision", "recall", "f1")
+# The metrics table's rows per task, and what the baseline is.
+METRICS = {
+    "binary": ("auc_roc", "auc_pr", "log_loss", "brier", "precision", "recall", "f1"),
+    "regression": ("rmse", "mae", "r2", "mean_label", "mean_prediction"),
+    "multiclass": ("log_loss", "macro_f1", "accuracy"),
+}
+BASELINES = {
+    "binary": "prior-rate baseline",
+    "regression": "training-mean baseline",
+    "multiclass": "class-prior baseline",
+}
 RULE = (
     "Every candidate is fitted on the training window and scored on validation; the best wins, and "
     "within {tolerance} of the best the simplest: a linear model, then fewer trees, then shallower "
@@ -67,15 +83,16 @@ def render(title: str, results: Sequence[StepResult], images: Mapping[str, bytes
     env.filters["cell"] = _cell
     by_task = {r.task: r for r in results}
     train = by_task.get("train")
+    task = str(train.metrics.get("task", "binary")) if train is not None else "binary"
     metrics = (
         [
             (
-                n,
+                LABELS.get(n, n),
                 train.metrics.get(f"validation_{n}"),
                 train.metrics.get(f"test_{n}"),
                 train.metrics.get(f"baseline_test_{n}"),
             )
-            for n in METRICS
+            for n in METRICS[task]
         ]
         if train is not None
         else []
@@ -87,6 +104,9 @@ def render(title: str, results: Sequence[StepResult], images: Mapping[str, bytes
         writes=[w for r in results for w in r.writes],
         quality=[q for r in results for q in r.quality],
         train=train,
+        task=task,
+        baseline=BASELINES[task],
+        candidate_metrics={m: LABELS[m] for m in TASK_METRICS[task]},
         metrics=metrics,
         images={name: base64.b64encode(data).decode("ascii") for name, data in images.items()},
         **_candidates(train.metrics if train is not None else {}),
@@ -99,7 +119,7 @@ def _candidates(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The candidates table of a train step's metrics, the metric that chose and the rule."""
     return {
         "candidates": list(metrics.get("candidates") or []),
-        "select_by": {"auc_roc": "AUC-ROC", "auc_pr": "AUC-PR"}.get(str(metrics.get("select_by")), ""),
+        "select_by": LABELS.get(str(metrics.get("select_by")), ""),
         "rule": RULE.format(tolerance=metrics.get("tie_tolerance", 1e-4)),
     }
 

@@ -95,9 +95,15 @@ def check_job_keys(name: str, root: Path) -> None:
             raise ConfigError(f"job {clash[0]!r} is defined already in {path}: pick another name than {name!r}")
 
 
-def variables(name: str) -> dict[str, str]:
+TASKS = ("binary", "multiclass", "regression")
+
+
+def variables(name: str, task: str = "binary") -> dict[str, str]:
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r} (choose one of {', '.join(TASKS)})")
     return {
         "name": name,
+        "task": task,
         "params_class": "".join(part.capitalize() for part in name.split("_") if part) + "Params",
         "bronze_table": f"bronze.{name}_events",
         "events_table": f"silver.{name}_events",
@@ -183,9 +189,9 @@ def registered(registry: str, name: str, path: Path) -> str:
     return "\n".join([*lines[: begin + 1], *registry_block([*modules, name]), *lines[end:]])
 
 
-def plan(name: str, root: Path) -> list[Planned]:
-    """Every file of use case `name`, rendered, in the order they are listed."""
-    values = variables(name)
+def plan(name: str, root: Path, task: str = "binary") -> list[Planned]:
+    """Every file of use case `name` (its model of kind `task`), rendered, in the order they are listed."""
+    values = variables(name, task)
     conf = Path(f"conf_{name}")
     planned = [
         Planned(Path(f"spark_ml/features/{name}.py"), _render("feature_module.py.j2", values), "the feature builder"),
@@ -225,14 +231,15 @@ def plan(name: str, root: Path) -> list[Planned]:
     return planned
 
 
-def new_usecase(name: str, root: Path) -> list[Planned]:
-    """Write use case `name` into the checkout at `root`; returns what was written."""
+def new_usecase(name: str, root: Path, task: str = "binary") -> list[Planned]:
+    """Write use case `name` (a `task` model: binary, multiclass or regression) into the checkout
+    at `root`; returns what was written."""
     check_name(name)
     check_checkout(root)
     if (root / f"conf_{name}").exists():
         raise ConfigError(f"{root / f'conf_{name}'} exists already: use case {name!r} is there (pick another name)")
     check_job_keys(name, root)
-    planned = plan(name, root)
+    planned = plan(name, root, task)
     for item in planned:
         if not item.edited and (root / item.path).exists():
             raise ConfigError(f"{root / item.path} exists already: pick another name than {name!r}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from spark_ml.config import Settings
+from spark_ml.config import METRIC_LABELS, TASK_METRICS, Settings
 from spark_ml.errors import EXIT_OK
 from spark_ml.logs import progress
 from spark_ml.tasks import check_pipeline, get_task, options_of
@@ -106,23 +106,32 @@ def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
     by_task = {r.task: r for r in results}  # after a retrain, its train and promote
     facts: dict[str, Any] = {"project": cfg.project.name}
     train, promote, monitor = by_task.get("train"), by_task.get("promote"), by_task.get("monitor")
+    tc = cfg.require_train() if cfg.train is not None else None
+    task = tc.task if tc is not None else "binary"
     if promote is not None:
         champion = promote.metrics.get("champion_version")
-        auc = (
-            promote.metrics.get("challenger_auc_roc")
+        gate = "auc_roc" if task == "binary" else cfg.promote.metric
+        value = (
+            promote.metrics.get(f"challenger_{gate}")
             if promote.metrics.get("promoted")
-            else promote.metrics.get("champion_auc_roc")
+            else promote.metrics.get(f"champion_{gate}")
         )
         facts["champion"] = f"{cfg.registered_model_name} version {champion}"
-        if auc is not None:
-            facts["champion test AUC-ROC"] = round(float(auc), 4)
-    if train is not None:
+        if value is not None:
+            facts[f"champion test {METRIC_LABELS[gate]}"] = round(float(value), 4)
+    if train is not None and task == "binary":
         facts["challenger"] = _challenger(train.metrics)
         facts["challenger test AUC-ROC"] = round(float(train.metrics["test_auc_roc"]), 4)
         facts["prior-rate baseline test AUC-ROC"] = round(float(train.metrics["baseline_test_auc_roc"]), 4)
         facts["challenger test AUC-PR vs baseline"] = (
             f"{train.metrics['test_auc_pr']:.4f} vs {train.metrics['baseline_test_auc_pr']:.4f}"
         )
+    elif train is not None:
+        facts["challenger"] = _challenger(train.metrics)
+        for metric in TASK_METRICS[task]:
+            facts[f"challenger test {METRIC_LABELS[metric]} vs baseline"] = (
+                f"{train.metrics[f'test_{metric}']:.4f} vs {train.metrics[f'baseline_test_{metric}']:.4f}"
+            )
     if monitor is not None:
         facts["drift status"] = monitor.metrics.get("overall_status")
     if cfg.tracking_uri.startswith("sqlite:"):
@@ -133,7 +142,7 @@ def _facts(cfg: Settings, results: Sequence[TaskResult]) -> dict[str, Any]:
 def _challenger(metrics: dict[str, Any]) -> str:
     """'xgboost (312 trees), best validation AUC-ROC of 2 candidates' (one line)."""
     trees = metrics.get("winner_trees")
-    label = {"auc_roc": "AUC-ROC", "auc_pr": "AUC-PR"}.get(str(metrics.get("select_by")), "metric")
+    label = METRIC_LABELS.get(str(metrics.get("select_by")), "metric")
     count = len(metrics.get("candidates") or [])
     what = f"{metrics.get('winner')}{f' ({trees} trees)' if trees else ''}"
     refit = ", refit on train + validation" if metrics.get("refit") else ""
@@ -154,7 +163,23 @@ def _report(ctx: TaskContext, results: Sequence[TaskResult], facts: dict[str, An
         with tempfile.TemporaryDirectory() as tmp:
             folder = tracking.download_folder(ctx.settings, train.metrics["mlflow_run_id"], "evaluation", Path(tmp))
             images = {p.stem: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+    monitor = next((r for r in results if r.task == "monitor"), None)
+    if monitor is not None and monitor.metrics.get("drift"):
+        images["psi"] = _psi_chart(ctx.settings, monitor.metrics["drift"])
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = f"spark-ml pipeline run {ctx.run_id[:12]} ({ctx.settings.project.name}, {ctx.settings.env}, {stamp})"
     page = render(title, results, images, facts)
     return tracking.save_report(ctx.settings, page, f"pipeline-{ctx.run_id[:12]}.html", ctx.run_id)
+
+
+def _psi_chart(cfg: Settings, drift: Sequence[tuple[str, str, float, str]]) -> bytes:
+    """The PSI of every monitored column as a PNG bar chart, with the warn and alert lines."""
+    import io
+
+    from spark_ml.ml import plots
+
+    figure = plots.psi_plot(drift, cfg.monitor.psi_warn, cfg.monitor.psi_alert)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plots.close(figure)
+    return buffer.getvalue()

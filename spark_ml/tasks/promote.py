@@ -1,9 +1,11 @@
 """Task `promote`: the challenger becomes champion only through the gate.
 
 Both models are evaluated on the same test window of the same table version. The challenger
-must pass the absolute thresholds and, when there is a champion, be no worse than it by more than
-`promote.max_regression` on `promote.metric`. The decision and its reasons are logged to MLflow
-and written to the challenger version's description.
+must pass the absolute bounds (`promote.min` / `promote.max`, and for a binary classifier 0.1.0's
+`min_auc_roc` / `min_auc_pr`) and, when there is a champion, be no worse than it by more than
+`promote.max_regression` on `promote.metric`, in the metric's direction (a lower RMSE is
+better). The decision and its reasons are logged to MLflow and written to the challenger
+version's description.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from spark_ml.config import PromoteSettings, Settings
+from spark_ml.config import PromoteSettings, Settings, regression_by
 from spark_ml.errors import EXIT_OK, EXIT_REJECTED, ModelRegistryError
 from spark_ml.ml.evaluation import Metrics, evaluate, positive_probability
+from spark_ml.ml.multiclass import MulticlassMetrics, classes_from_tags, evaluate_multiclass
 from spark_ml.ml.pipeline import LABEL
+from spark_ml.ml.regression import RegressionMetrics, evaluate_regression
 from spark_ml.ml.training import check_columns, in_window, with_label
 from spark_ml.tasks.base import TaskContext, TaskResult
 
@@ -31,20 +35,27 @@ class Decision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
-def decide(challenger: Metrics, champion: Metrics | None, gate: PromoteSettings) -> Decision:
-    """The gate: absolute thresholds first, then no regression beyond the tolerance."""
+TaskMetrics = Metrics | RegressionMetrics | MulticlassMetrics
+
+
+def decide(
+    challenger: TaskMetrics, champion: TaskMetrics | None, gate: PromoteSettings, task: str = "binary"
+) -> Decision:
+    """The gate: absolute bounds first, then no regression beyond the tolerance (in the metric's
+    direction)."""
     reasons = []
     ok = True
-    for name, minimum in (("auc_roc", gate.min_auc_roc), ("auc_pr", gate.min_auc_pr)):
-        value = getattr(challenger, name)
-        passed = value >= minimum
+    for name, side, bound in gate.bounds(task):
+        value = challenger.metric(name)
+        passed = value >= bound if side == "min" else value <= bound
         ok = ok and passed
-        reasons.append(f"{name} {value:.4f} {'>=' if passed else '<'} minimum {minimum:.4f}")
+        sign = (">=" if passed else "<") if side == "min" else ("<=" if passed else ">")
+        reasons.append(f"{name} {value:.4f} {sign} {'minimum' if side == 'min' else 'maximum'} {bound:.4f}")
     if champion is None:
         reasons.append("no champion yet")
     else:
-        mine, theirs = getattr(challenger, gate.metric), getattr(champion, gate.metric)
-        passed = mine >= theirs - gate.max_regression
+        mine, theirs = challenger.metric(gate.metric), champion.metric(gate.metric)
+        passed = regression_by(gate.metric, mine, theirs) <= gate.max_regression
         ok = ok and passed
         reasons.append(
             f"{gate.metric} {mine:.4f} vs champion {theirs:.4f} "
@@ -71,13 +82,13 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
         table = ctx.lakehouse.read(tc.table)
         version = next(r.version for r in ctx.lakehouse.reads if r.table == tc.table)
         check_columns(table, tc, tc.table)
-        test = with_label(table, tc).where(in_window(tc.time_column, tc.split.test)).persist()
+        test = table.where(in_window(tc.time_column, tc.split.test)).persist()
         try:
             challenger_metrics = _evaluate(cfg, challenger_alias, test)
             champion_metrics = _evaluate(cfg, champion_alias, test) if champion is not None else None
         finally:
             test.unpersist()
-        decision = decide(challenger_metrics, champion_metrics, cfg.promote)
+        decision = decide(challenger_metrics, champion_metrics, cfg.promote, tc.task)
         if decision.promoted:
             registry.set_alias(cfg, champion_alias, challenger.version)
         description = (
@@ -103,10 +114,13 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
             "promoted": decision.promoted,
             "challenger_version": str(challenger.version),
             "champion_version": None if new_champion is None else str(new_champion),
-            "challenger_auc_roc": challenger_metrics.auc_roc,
-            "champion_auc_roc": champion_metrics.auc_roc if champion_metrics else None,
+            f"challenger_{cfg.promote.metric}": challenger_metrics.metric(cfg.promote.metric),
+            f"champion_{cfg.promote.metric}": champion_metrics.metric(cfg.promote.metric) if champion_metrics else None,
             "reasons": decision.reasons,
         }
+        if tc.task == "binary":
+            metrics["challenger_auc_roc"] = challenger_metrics.metric("auc_roc")
+            metrics["champion_auc_roc"] = champion_metrics.metric("auc_roc") if champion_metrics else None
         return ctx.result(metrics, exit_code=exit_code)
 
 
@@ -116,18 +130,28 @@ class Compared:
 
     challenger: str
     champion: str | None
-    challenger_metrics: Metrics
-    champion_metrics: Metrics | None
+    challenger_metrics: TaskMetrics
+    champion_metrics: TaskMetrics | None
     decision: Decision
     table_version: int
 
 
-def _evaluate(cfg: Settings, alias: str, test: Any) -> Metrics:
+def _evaluate(cfg: Settings, alias: str, test: Any) -> TaskMetrics:
+    """The version's metrics on the test rows (a multiclass label indexed by its own classes)."""
     from spark_ml.io import models
 
-    with models.loaded(cfg, alias) as (model, _):
-        scored = model.transform(test).select(LABEL, positive_probability().alias("__p1"))
-        return evaluate(scored, LABEL, "__p1")
+    tc = cfg.require_train()
+    with models.loaded(cfg, alias) as (model, version):
+        classes: tuple[str, ...] = ()
+        if tc.task == "multiclass":
+            classes = classes_from_tags(version.tags, f"{cfg.registered_model_name} version {version.version}")
+        scored = model.transform(with_label(test, tc, classes))
+        if tc.task == "regression":
+            metrics, _ = evaluate_regression(scored, LABEL, "prediction", plot_bins=1)
+            return metrics
+        if tc.task == "multiclass":
+            return evaluate_multiclass(scored, classes)
+        return evaluate(scored.select(LABEL, positive_probability().alias("__p1")), LABEL, "__p1")
 
 
 def _log_decision(ctx: TaskContext, compared: Compared) -> None:

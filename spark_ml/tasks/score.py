@@ -7,12 +7,16 @@ of the predictions table atomically (replaceWhere), so scoring a month twice lea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.config import Settings, TrainSettings
 from spark_ml.errors import ConfigError, SchemaMismatchError
 from spark_ml.ml.evaluation import positive_probability
+from spark_ml.ml.multiclass import classes_from_tags, predicted_class, probability_columns
 from spark_ml.ml.training import in_window
 from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.transforms.time import month_bounds
@@ -20,12 +24,25 @@ from spark_ml.transforms.time import month_bounds
 MONTH_COLUMN = "score_month"
 
 
-def score_frame(model: object, rows: DataFrame, tc: TrainSettings, threshold: float) -> DataFrame:
-    """Keys, probability of class 1 and the prediction at the model's validation threshold."""
+def score_frame(
+    model: object, rows: DataFrame, tc: TrainSettings, threshold: float, classes: Sequence[str] = ()
+) -> DataFrame:
+    """Keys and, for a binary classifier, the probability of class 1 and the prediction at the
+    model's validation threshold; for a regression, the prediction; for a multiclass classifier,
+    the predicted class and each class's probability (`probability_<class>`)."""
     missing = [c for c in tc.features if c not in rows.columns]
     if missing:
         raise SchemaMismatchError(f"cannot score: input is missing feature column(s) {', '.join(missing)}")
     scored: DataFrame = model.transform(rows)  # type: ignore[attr-defined]
+    if tc.task == "regression":
+        return scored.select(*tc.keys, F.col(tc.time_column), F.col("prediction").cast("double").alias("prediction"))
+    if tc.task == "multiclass":
+        return scored.select(
+            *tc.keys,
+            F.col(tc.time_column),
+            predicted_class(classes).alias("prediction"),
+            *probability_columns(classes),
+        )
     probability = positive_probability()
     return scored.select(
         *tc.keys,
@@ -48,7 +65,10 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
             raise ConfigError(f"score.month={sc.month} selects no rows of {table} version {version}: nothing to score")
         with models.loaded(cfg, sc.alias) as (model, model_version):
             threshold = float(model_version.tags.get("spark_ml.threshold", "0.5"))
-            predictions = score_frame(model, rows, tc, threshold).select(
+            classes = (
+                classes_from_tags(model_version.tags, _named(cfg, model_version)) if tc.task == "multiclass" else ()
+            )
+            predictions = score_frame(model, rows, tc, threshold, classes).select(
                 "*",
                 F.lit(cfg.registered_model_name).alias("model_name"),
                 F.lit(str(model_version.version)).alias("model_version"),
@@ -60,8 +80,13 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
                 predictions, sc.output, mode="overwrite", where=F.col(MONTH_COLUMN) == F.lit(sc.month)
             )
         ctx.model = (cfg.registered_model_name, str(model_version.version))
+        at = f", threshold {threshold:.2f}" if tc.task == "binary" else ""
         ctx.note(
             f"scored {written.rows:,} rows of {sc.month} with {cfg.registered_model_name} version "
-            f"{model_version.version} ('{sc.alias}', threshold {threshold:.2f})"
+            f"{model_version.version} ('{sc.alias}'{at})"
         )
         return ctx.result({"month": sc.month, "rows": written.rows, "model_version": model_version.version})
+
+
+def _named(cfg: Settings, model_version: Any) -> str:
+    return f"{cfg.registered_model_name} version {model_version.version}"

@@ -3,7 +3,9 @@
 Reads the feature table at a pinned Delta version (the latest when the task starts), splits it on
 the configured time windows, fits every candidate (and grid point) on the training window and picks
 the winner on the validation window (spark_ml.ml.selection), evaluates the winner on validation and
-test against a prior-rate baseline (all with Spark on the full sets), logs one MLflow run with one
+test against a baseline (all with Spark on the full sets): the training window's positive rate for
+a binary classifier, its mean label for a regression. Rows whose label is null are counted and left
+out. The run logs one MLflow run with one
 child run per candidate, and registers a new model version with the `challenger` alias.
 """
 
@@ -13,15 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from spark_ml.config import Settings, TrainSettings, flatten
+from spark_ml.config import METRIC_LABELS, Settings, TrainSettings, flatten
 from spark_ml.ml import plots
 from spark_ml.ml.evaluation import Metrics, constant_score_metrics, evaluate, positive_probability
+from spark_ml.ml.multiclass import MulticlassMetrics, classes_tag, evaluate_multiclass, prior_metrics
 from spark_ml.ml.pipeline import LABEL
+from spark_ml.ml.regression import RegressionMetrics, evaluate_regression
 from spark_ml.ml.selection import Scored, Selection, select_model
 from spark_ml.ml.training import (
     SplitCounts,
     check_columns,
+    class_counts,
+    find_classes,
     importances,
     in_window,
     model_frame,
@@ -35,16 +42,24 @@ from spark_ml.versions import __version__
 POSITIVE_PROBABILITY_COLUMN = "__p1"
 
 
+TaskMetrics = Metrics | RegressionMetrics | MulticlassMetrics
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """The model and the prior-rate baseline on validation and test (threshold from validation).
-    With a refit, validation is the winner as fitted on the training window (out of sample) and
-    test the refitted model, with the threshold chosen on validation."""
+    """The model and the baseline on validation and test (a classifier's threshold from
+    validation). With a refit, validation is the winner as fitted on the training window (out of
+    sample) and test the refitted model, with the threshold chosen on validation."""
 
-    validation: Metrics
-    test: Metrics
-    baseline_validation: Metrics
-    baseline_test: Metrics
+    validation: TaskMetrics
+    test: TaskMetrics
+    baseline_validation: TaskMetrics
+    baseline_test: TaskMetrics
+
+    @property
+    def threshold(self) -> float | None:
+        """A binary classifier's decision threshold (chosen on validation)."""
+        return self.validation.threshold if isinstance(self.validation, Metrics) else None
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -68,6 +83,8 @@ class Trained:
     importances: list[tuple[str, float]]
     example: DataFrame
     train_rows: int
+    unlabelled_rows: int = 0
+    classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,11 +122,10 @@ def run(
         ev, selection = trained.evaluation, trained.selection
         ctx.note(candidates_line(selection))
         ctx.note(
-            f"{selection.winner.name}{' (refit on train + validation)' if selection.refit else ''}: "
-            f"test AUC-ROC {ev.test.auc_roc:.4f} (baseline {ev.baseline_test.auc_roc:.4f}), "
-            f"AUC-PR {ev.test.auc_pr:.4f} (baseline {ev.baseline_test.auc_pr:.4f}), "
-            f"F1 {ev.test.f1:.3f} at threshold {ev.validation.threshold:.2f}"
+            f"{selection.winner.name}{' (refit on train + validation)' if selection.refit else ''}: {test_line(ev)}"
         )
+        if trained.unlabelled_rows:
+            ctx.note(f"{trained.unlabelled_rows:,} rows with a null {tc.label} left out of training and evaluation")
         what = (
             f"registered {cfg.registered_model_name} version {registered} as '{cfg.model.challenger_alias}'"
             if registered is not None
@@ -121,6 +137,8 @@ def run(
             **ev.test.as_dict("test_"),
             **ev.baseline_test.as_dict("baseline_test_"),
             "train_rows": trained.train_rows,
+            "unlabelled_rows": trained.unlabelled_rows,
+            "task": tc.task,
             "table_version": version,
             "mlflow_run_id": logged.mlflow_run_id,
             "model": cfg.registered_model_name,
@@ -141,8 +159,9 @@ def run(
 def fit_and_evaluate(table: DataFrame, tc: TrainSettings, version: int) -> Trained:
     """Split by time, fit the candidates on train, keep the best on validation, evaluate on both."""
     check_columns(table, tc, tc.table)
-    data = model_frame(table, tc)
-    counts = split_counts(data, tc)
+    classes = find_classes(table, tc) if tc.task == "multiclass" else ()
+    counts = split_counts(model_frame(table, tc, classes), tc)
+    data = model_frame(table, tc, classes).where(F.col(LABEL).isNotNull())
     train = data.where(in_window(tc.time_column, tc.split.train))
     validation = data.where(in_window(tc.time_column, tc.split.validation))
     if tc.class_weighting:  # the training window's weights, also for early stopping and a refit
@@ -151,17 +170,76 @@ def fit_and_evaluate(table: DataFrame, tc: TrainSettings, version: int) -> Train
     frames = [train.persist(), validation.persist(), data.where(in_window(tc.time_column, tc.split.test)).persist()]
     train, validation, test = frames
     try:
-        selection = select_model(train, validation, tc)
-        evaluation = _evaluate(selection, validation, test, counts, tc.calibration_bins)
+        selection = select_model(train, validation, tc, classes)
+        if tc.task == "multiclass":
+            evaluation = _evaluate_multiclass(selection, validation, test, class_counts(data, tc, classes), classes)
+        else:
+            evaluation = _evaluate(selection, validation, test, counts, tc.calibration_bins)
         kind, values = importances(selection.model, selection.model.transform(test.limit(1)))
     finally:
         for frame in frames:
             frame.unpersist()
     example = data.where(in_window(tc.time_column, tc.split.test)).select(*tc.features).limit(5)
-    return Trained(tc.table, version, table, selection, evaluation, kind, values, example, counts["train"].rows)
+    unlabelled = sum(c.unlabelled for c in counts.values())
+    train_rows = counts["train"].rows
+    return Trained(
+        tc.table, version, table, selection, evaluation, kind, values, example, train_rows, unlabelled, classes
+    )
+
+
+def test_line(ev: Evaluation) -> str:
+    """The test window's headline metrics against the baseline's."""
+    if not isinstance(ev.test, Metrics):
+        base = ev.baseline_test
+        names = (
+            ("rmse", "mae", "r2") if isinstance(ev.test, RegressionMetrics) else ("log_loss", "macro_f1", "accuracy")
+        )
+        return ", ".join(
+            f"test {METRIC_LABELS[m]} {ev.test.metric(m):.4f} (baseline {base.metric(m):.4f})" for m in names
+        )
+    assert isinstance(ev.baseline_test, Metrics)
+    assert isinstance(ev.validation, Metrics)
+    return (
+        f"test AUC-ROC {ev.test.auc_roc:.4f} (baseline {ev.baseline_test.auc_roc:.4f}), "
+        f"AUC-PR {ev.test.auc_pr:.4f} (baseline {ev.baseline_test.auc_pr:.4f}), "
+        f"F1 {ev.test.f1:.3f} at threshold {ev.validation.threshold:.2f}"
+    )
 
 
 def _evaluate(
+    selection: Selection, validation: DataFrame, test: DataFrame, counts: dict[str, SplitCounts], bins: int
+) -> Evaluation:
+    if selection.task == "regression":
+        return _evaluate_regression(selection, validation, test, counts["train"].mean_label)
+    return _evaluate_binary(selection, validation, test, counts, bins)
+
+
+def _evaluate_multiclass(
+    selection: Selection,
+    validation: DataFrame,
+    test: DataFrame,
+    counts: dict[str, list[int]],
+    classes: tuple[str, ...],
+) -> Evaluation:
+    """The model on both windows, and the training window's class prior as the baseline."""
+    val = evaluate_multiclass(selection.selected.transform(validation), classes)
+    test_metrics = evaluate_multiclass(selection.model.transform(test), classes)
+    prior = [c / sum(counts["train"]) for c in counts["train"]]
+    base_val = prior_metrics(counts["validation"], prior, classes)
+    base_test = prior_metrics(counts["test"], prior, classes)
+    return Evaluation(val, test_metrics, base_val, base_test)
+
+
+def _evaluate_regression(selection: Selection, validation: DataFrame, test: DataFrame, mean: float) -> Evaluation:
+    """The model's prediction and the training mean on both windows, each in one pass."""
+    val, base_val = evaluate_regression(selection.selected.transform(validation), LABEL, "prediction", mean)
+    test_metrics, base_test = evaluate_regression(selection.model.transform(test), LABEL, "prediction", mean)
+    assert base_val is not None
+    assert base_test is not None
+    return Evaluation(val, test_metrics, base_val, base_test)
+
+
+def _evaluate_binary(
     selection: Selection, validation: DataFrame, test: DataFrame, counts: dict[str, SplitCounts], bins: int
 ) -> Evaluation:
     """The model on both windows (Spark, full sets), and the prior-rate baseline, whose metrics
@@ -193,7 +271,7 @@ def _score(model: Any, frame: DataFrame) -> DataFrame:
 
 def candidates_line(selection: Selection) -> str:
     """One line: each candidate's validation metric (and trees), the winner marked."""
-    label = "AUC-ROC" if selection.select_by == "auc_roc" else "AUC-PR"
+    label = METRIC_LABELS[selection.select_by]
     parts = []
     for s in selection.scored:
         trees = "" if s.trees is None else f" ({s.trees} trees)"
@@ -230,7 +308,9 @@ def log_training(ctx: TaskContext, tc: TrainSettings, trained: Trained) -> Logge
     selection = trained.selection
     with tracking.active_run(cfg, f"train-{selection.winner.name}", tags) as run:
         config = cfg.dump(masked=True)
-        chosen = {"winner.name": selection.winner.name, "winner.trees": selection.winner.trees}
+        chosen: dict[str, Any] = {"winner.name": selection.winner.name, "winner.trees": selection.winner.trees}
+        if trained.classes:
+            chosen["classes"] = ", ".join(trained.classes)
         best = {f"best.{k}": v for k, v in selection.params.items()}
         tracking.log_params({**flatten(config), **best, **chosen})
         mlflow.log_metrics(trained.evaluation.metrics())
@@ -271,7 +351,7 @@ def _log_candidates(ctx: TaskContext, tc: TrainSettings, selection: Selection, e
 
 
 def _child_metrics(s: Scored) -> dict[str, float]:
-    metrics = {"validation_auc_roc": s.auc_roc, "validation_auc_pr": s.auc_pr, "fit_seconds": s.fit_seconds}
+    metrics = {**{f"validation_{k}": v for k, v in s.metrics.items()}, "fit_seconds": s.fit_seconds}
     return metrics | ({"trees": float(s.trees)} if s.trees is not None else {})
 
 
@@ -279,12 +359,22 @@ def _log_plots(trained: Trained) -> None:
     import mlflow
 
     ev = trained.evaluation
-    curves = {"model": ev.test, "prior-rate baseline": ev.baseline_test}
-    figures = {
-        "roc": plots.roc_plot(curves),
-        "precision_recall": plots.pr_plot(curves),
-        "calibration": plots.calibration_plot({"model (test)": ev.test, "model (validation)": ev.validation}),
-    }
+    if isinstance(ev.test, RegressionMetrics):
+        figures = {
+            "predicted_vs_actual": plots.predicted_vs_actual_plot(ev.test),
+            "residuals": plots.residual_plot(ev.test),
+        }
+    elif isinstance(ev.test, MulticlassMetrics):
+        figures = {"confusion_matrix": plots.confusion_plot(ev.test)}
+    else:
+        assert isinstance(ev.baseline_test, Metrics)
+        assert isinstance(ev.validation, Metrics)
+        curves = {"model": ev.test, "prior-rate baseline": ev.baseline_test}
+        figures = {
+            "roc": plots.roc_plot(curves),
+            "precision_recall": plots.pr_plot(curves),
+            "calibration": plots.calibration_plot({"model (test)": ev.test, "model (validation)": ev.validation}),
+        }
     if trained.importances:
         figures["importances"] = plots.importance_plot(
             trained.importances, f"{trained.selection.winner.name}: {trained.importance_kind}"
@@ -301,9 +391,14 @@ def register_version(ctx: TaskContext, logged: Logged, trained: Trained) -> str:
     cfg = ctx.settings
     tags = {
         "spark_ml.run_id": ctx.run_id,
-        "spark_ml.threshold": f"{trained.evaluation.validation.threshold:.4f}",
+        "spark_ml.task": ctx.settings.require_train().task,
         "spark_ml.table_version": str(trained.table_version),
     }
+    if trained.classes:
+        tags["spark_ml.classes"] = classes_tag(trained.classes)
+    threshold = trained.evaluation.threshold
+    if threshold is not None:
+        tags["spark_ml.threshold"] = f"{threshold:.4f}"
     return registry.register(cfg, logged.model_uri, logged.mlflow_run_id, cfg.model.challenger_alias, tags)
 
 

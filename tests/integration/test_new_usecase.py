@@ -82,7 +82,7 @@ def test_a_scaffolded_use_case_passes_its_tests_and_runs_its_pipeline(spark: Spa
     pytest_args = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'pytest'}"]
     tests = run(["-m", "pytest", *pytest_args, "tests/unit/features/test_demo.py"], project, timeout=300)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
-    assert "4 passed" in tests.stdout
+    assert "5 passed" in tests.stdout
 
     root = tmp_path / "lakehouse"
     settings = load_settings("local", project / "conf_demo", overrides_for(root))

@@ -59,8 +59,15 @@ def test_feature_table_has_one_row_per_flight_with_known_arrival(spark: SparkSes
     table = tables.read("gold.flight_features")
     assert table.count() == known.count()
     assert tables.partition_columns("gold.flight_features") == ["year", "month"]
-    joined = table.join(known, on=["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"])
-    wrong = joined.where(F.col("is_delayed") != (F.col("arr_delay") > 15).cast("int")).count()
+    keys = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
+    joined = table.join(known.select(*keys, F.col("arr_delay").alias("silver_arr_delay")), on=keys)
+    minutes = F.col("silver_arr_delay")
+    band = F.when(minutes <= 15, "on_time").when(minutes <= 60, "late_15_60").otherwise("late_over_60")
+    wrong = joined.where(
+        (F.col("is_delayed") != (minutes > 15).cast("int"))
+        | (F.col("arr_delay") != minutes.cast("double"))
+        | (F.col("delay_band") != band)
+    ).count()
     assert (joined.count(), wrong) == (known.count(), 0)
 
 

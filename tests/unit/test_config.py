@@ -9,6 +9,7 @@ from typing import get_args
 import pytest
 
 from spark_ml.config import EstimatorName, Settings, flatten, load_settings
+from spark_ml.config.training import TASK_ESTIMATORS
 from spark_ml.errors import ConfigError
 from spark_ml.ml.pipeline import ESTIMATORS
 from tests.helpers import CONF
@@ -143,11 +144,15 @@ def test_table_location_inside_root_is_used(tmp_path: Path) -> None:
 
 def test_unknown_estimator_lists_the_allowed_ones() -> None:
     with pytest.raises(
-        ConfigError, match=r"'svm' for 'train.estimator'.*'logistic_regression', 'random_forest', 'gbt' or 'xgboost'"
+        ConfigError,
+        match=r"'svm' for 'train.estimator'.*'logistic_regression', 'linear_regression', 'random_forest', 'gbt' or "
+        "'xgboost'",
     ):
         load_settings("local", CONF, ["train.estimator=svm"])
-    # the names config accepts are exactly the constructors the pipeline allows
-    assert get_args(EstimatorName) == tuple(ESTIMATORS) == ("logistic_regression", "random_forest", "gbt", "xgboost")
+    # the names config accepts are exactly the constructors the pipeline allows, over the tasks
+    names = {name for task in ESTIMATORS.values() for name in task}
+    assert set(get_args(EstimatorName)) == names
+    assert {task: tuple(ESTIMATORS[task]) for task in ESTIMATORS} == TASK_ESTIMATORS
 
 
 @pytest.mark.parametrize("month", ["2013-13", "13-2013", "2013/12", "december"])
@@ -281,7 +286,7 @@ def test_a_later_layer_replaces_the_other_form_of_the_model_choice(tmp_path: Pat
             r"invalid value 'svm' for 'train.candidates.0.estimator' in .*env.yml: expected one of",
         ),
         ("train:\n  candidates: [{estimator: gbt, parms: {}}]\n", [], r"'train.candidates.0.parms'.*mean 'params'"),
-        ("train:\n  select_by: f1\n", [], r"invalid value 'f1' for 'train.select_by'.*'auc_roc' or 'auc_pr'"),
+        ("train:\n  select_by: f1\n", [], r"invalid value 'f1' for 'train.select_by'.*'auc_pr', 'rmse'"),
         ("train:\n  refit: yes\n", [], r"'train.refit'.*'train_and_validation'"),
     ],
 )

@@ -129,6 +129,47 @@ def test_its_configuration_loads_and_names_the_steps(checkout: Path, capsys: pyt
         assert path.read_text().startswith("# "), path  # each file says what it is for
 
 
+@pytest.mark.parametrize(
+    ("task", "label", "estimators", "select_by", "gate"),
+    [
+        ("binary", "outcome", ("logistic_regression",), "auc_roc", [("auc_roc", "min", 0.6), ("auc_pr", "min", 0.0)]),
+        ("regression", "amount", ("linear_regression",), "rmse", [("rmse", "max", 1000.0)]),
+        ("multiclass", "channel", ("logistic_regression",), "log_loss", [("accuracy", "min", 0.0)]),
+    ],
+)
+def test_task_writes_the_matching_model_configuration(
+    checkout: Path,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+    label: str,
+    estimators: tuple[str, ...],
+    select_by: str,
+    gate: list[tuple[str, str, float]],
+) -> None:
+    assert cli.main(["new", "usecase", "churn", "--into", str(checkout), "--task", task]) == 0
+    capsys.readouterr()
+    cfg = load_settings("local", checkout / "conf_churn")
+    assert cfg.train is not None
+    assert (cfg.train.task, cfg.train.label, cfg.train.estimators, cfg.train.select_by) == (
+        task,
+        label,
+        estimators,
+        select_by,
+    )
+    assert label not in cfg.train.features
+    assert (cfg.promote.metric, cfg.promote.bounds(task)) == (select_by, gate)
+    test = (checkout / "tests/unit/features/test_churn.py").read_text()
+    assert f'assert settings.train.task == "{task}"' in test
+
+
+def test_an_unknown_task_exits_2(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["new", "usecase", "churn", "--into", str(checkout), "--task", "ranking"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'ranking'" in capsys.readouterr().err
+    assert not (checkout / "conf_churn").exists()
+
+
 def test_its_notebook_has_no_outputs_and_passes_the_notebook_check(
     checkout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -40,7 +40,9 @@ def data(spark: SparkSession) -> DataFrame:
 
 
 def test_allow_list_is_the_config_list() -> None:
-    assert set(ESTIMATORS) == {"logistic_regression", "random_forest", "gbt", "xgboost"}
+    assert set(ESTIMATORS["binary"]) == {"logistic_regression", "random_forest", "gbt", "xgboost"}
+    assert set(ESTIMATORS["regression"]) == {"linear_regression", "random_forest", "gbt", "xgboost"}
+    assert set(ESTIMATORS["multiclass"]) == {"logistic_regression", "random_forest", "xgboost"}
 
 
 def test_estimator_params_are_checked_against_the_estimator(spark: SparkSession) -> None:

@@ -54,7 +54,19 @@ def frames(spark: SparkSession, **validation: object) -> tuple[DataFrame, DataFr
 
 def scored(name: str, auc: float, trees: int | None = None, depth: int | None = None, order: int = 0) -> Scored:
     estimator = "logistic_regression" if trees is None else "xgboost"
-    return Scored(name, estimator, "train", {}, auc, auc / 2, 1.0, trees, depth, False, order)
+    metrics = {"auc_roc": auc, "auc_pr": auc / 2}
+    return Scored(name, estimator, "train", {}, metrics, 1.0, trees, depth, False, order)
+
+
+def test_a_lower_rmse_wins_and_the_tolerance_counts_upwards() -> None:
+    def by_rmse(name: str, rmse: float, trees: int | None = None, order: int = 0) -> Scored:
+        return Scored(
+            name, "gbt" if trees else "linear_regression", "train", {}, {"rmse": rmse}, 1.0, trees, 3, False, order
+        )
+
+    lr, gbt = by_rmse("lr", 30.0), by_rmse("gbt", 29.0, trees=40, order=1)
+    assert choose([lr, gbt], "rmse", 1e-4) is gbt
+    assert choose([lr, gbt], "rmse", 1.5) is lr  # within the tolerance of the best: the simpler
 
 
 def test_the_best_on_validation_wins() -> None:
