@@ -13,7 +13,8 @@ naming the test and the command. Allowed outside `system`: the shared session's 
 pyspark's gateway or the Connect server fixture, inside `allowed()`), and two probes that libraries
 run once per process: `git` (`spark_ml.provenance` records the checkout's commit), `uname`
 (Python's `platform.processor()`, which MLflow calls when it logs a model's environment) and
-`fc-list` (matplotlib lists the system fonts once, when a machine has no font cache yet).
+`fc-list` (matplotlib lists the system fonts once, when a machine has no font cache yet) and
+`lscpu` (joblib, under scikit-learn, counts the physical cores once).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 
 WORLD_FIXTURE = "world"
 TIERS = ("unit", "integration", "system")
-ALLOWED_PROGRAMS = {"git", "uname", "fc-list"}
+ALLOWED_PROGRAMS = {"git", "uname", "fc-list", "lscpu"}
 
 _current: pytest.Item | None = None
 _allowed_depth = 0

@@ -17,7 +17,11 @@ from pydantic import Field, field_validator, model_validator
 from spark_ml.config.base import Identifier, Model, TableName
 
 TaskKind = Literal["binary", "multiclass", "regression"]
-EstimatorName = Literal["logistic_regression", "linear_regression", "random_forest", "gbt", "xgboost"]
+EstimatorName = Literal[
+    "logistic_regression", "linear_regression", "random_forest", "gbt", "xgboost", "sklearn_hgb", "lightgbm"
+]
+# Trained on the driver from the collected training window, applied in Spark by mapInPandas.
+SINGLE_NODE = ("sklearn_hgb", "lightgbm")
 MetricName = Literal["auc_roc", "auc_pr", "rmse", "mae", "r2", "log_loss", "macro_f1", "accuracy"]
 SelectBy = MetricName
 # What each task is selected, gated and monitored by; the first is its default `select_by`.
@@ -39,9 +43,9 @@ METRIC_LABELS = {
 }
 # The estimators each task has (Spark has no multiclass GBT: GBTClassifier is binary only).
 TASK_ESTIMATORS: dict[str, tuple[str, ...]] = {
-    "binary": ("logistic_regression", "random_forest", "gbt", "xgboost"),
-    "multiclass": ("logistic_regression", "random_forest", "xgboost"),
-    "regression": ("linear_regression", "random_forest", "gbt", "xgboost"),
+    "binary": ("logistic_regression", "random_forest", "gbt", "xgboost", *SINGLE_NODE),
+    "multiclass": ("logistic_regression", "random_forest", "xgboost", *SINGLE_NODE),
+    "regression": ("linear_regression", "random_forest", "gbt", "xgboost", *SINGLE_NODE),
 }
 # The candidates when a conf gives neither `train.candidates` nor `train.estimator` (binary keeps
 # 0.1.0's single logistic regression).
@@ -67,6 +71,7 @@ SINGLE_MODEL_KEYS = ("estimator", "params", "grid")
 DEFAULT_MAX_TREES = 500
 # Set by spark_ml when early stopping: a candidate's params must not set them.
 EARLY_STOPPING_OWNED = ("n_estimators", "early_stopping_rounds", "validation_indicator_col")
+SINGLE_NODE_OWNED = ("max_iter", "early_stopping", "n_iter_no_change")
 
 
 class DateWindow(Model):
@@ -115,9 +120,11 @@ class Candidate(Model):
             if self.max_trees is not None:
                 raise ValueError("max_trees caps early stopping: set early_stopping_rounds too")
             return self
-        if self.estimator != "xgboost":
-            raise ValueError(f"early_stopping_rounds applies to xgboost candidates only, not {self.estimator}")
-        owned = [k for k in EARLY_STOPPING_OWNED if k in self.params or k in self.grid]
+        if self.estimator not in ("xgboost", *SINGLE_NODE):
+            raise ValueError(
+                f"early_stopping_rounds applies to xgboost, sklearn_hgb and lightgbm candidates, not {self.estimator}"
+            )
+        owned = [k for k in EARLY_STOPPING_OWNED + SINGLE_NODE_OWNED if k in self.params or k in self.grid]
         if owned:
             raise ValueError(
                 f"with early stopping the number of trees is chosen on validation: remove {', '.join(owned)} "
@@ -160,6 +167,10 @@ class TrainSettings(Model):
     class_weighting: bool = False
     seed: int = 42
     calibration_bins: int = Field(default=10, ge=2, le=100)
+    # Single-node candidates: the most rows collected to the driver (training and validation
+    # windows each); above it an error, or with driver_sample a random sample of that many.
+    max_driver_rows: int = Field(default=2_000_000, ge=1)
+    driver_sample: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -192,6 +203,9 @@ class TrainSettings(Model):
                 )
         if self.class_weighting and self.task != "binary":
             raise ValueError(f"class_weighting applies to the binary task only, not {self.task!r}")
+        single = sorted({c.estimator for _, c in self.choices} & set(SINGLE_NODE))
+        if self.class_weighting and single:
+            raise ValueError(f"class_weighting applies to Spark estimators, not to {', '.join(single)}")
         if self.task != "binary" and self.candidates is None and self.estimator is None and (self.params or self.grid):
             raise ValueError("params and grid need train.estimator (or list train.candidates)")
         return self

@@ -15,6 +15,7 @@ through the JVM's Hadoop client, which a Spark Connect client does not have (it 
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import shutil
@@ -30,6 +31,7 @@ import yaml
 from spark_ml.config import Settings
 from spark_ml.errors import ModelRegistryError, error_summary, has_condition
 from spark_ml.io.tracking import stores
+from spark_ml.ml.driver import DriverModel
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 ARTIFACT_PATH = "model"
 MODEL_DATA = "sparkml"
 MODEL_CLASS = "pyspark.ml.pipeline.PipelineModel"
+# Beside a single-node model's sklearn pipeline: what Spark needs to apply it (spark_ml.ml.driver).
+DRIVER_MODEL = "spark_ml_driver.json"
 
 
 # A saved stage whose reader needs the JVM (xgboost.spark's models) cannot load over Spark Connect.
@@ -78,6 +82,48 @@ def log_spark_model(settings: Settings, model: Any, signature: Any, requirements
         _write_metadata(folder, signature, requirements)
         mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
     return str(mlflow.get_artifact_uri(ARTIFACT_PATH))
+
+
+def log_driver_model(model: DriverModel, signature: Any, requirements: Sequence[str]) -> str:
+    """Log a single-node model to the active MLflow run at `model/`: the scikit-learn pipeline with
+    MLflow's sklearn flavour (pyfunc included) and, beside it, what Spark needs to apply it
+    (`spark_ml_driver.json`: its columns, task and classes); returns the artifact URI."""
+    import mlflow
+    import mlflow.sklearn
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / ARTIFACT_PATH
+        mlflow.sklearn.save_model(
+            model.pipeline,
+            str(folder),
+            signature=signature,
+            pip_requirements=list(requirements),
+            **_skops_trust(mlflow.sklearn.save_model, model.pipeline),
+        )
+        (folder / DRIVER_MODEL).write_text(json.dumps(model.describe(), indent=2) + "\n", encoding="utf-8")
+        mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
+    return str(mlflow.get_artifact_uri(ARTIFACT_PATH))
+
+
+# The modules whose types a single-node pipeline may hold (the skops format loads no other type).
+TRUSTED_MODULES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "collections.", "builtins.", "functools.partial")
+
+
+def _skops_trust(save: Any, pipeline: Any) -> dict[str, Any]:
+    """MLflow 3 saves scikit-learn models in the skops format, which loads only the types it is told
+    to trust: the types of this pipeline, each from a module of TRUSTED_MODULES (anything else is an
+    error naming it). MLflow 2 (Databricks Runtime 16.4) pickles them and takes no such argument."""
+    import inspect
+
+    if "skops_trusted_types" not in inspect.signature(save).parameters:
+        return {}
+    import skops.io
+
+    types = list(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
+    unknown = [t for t in types if not t.startswith(TRUSTED_MODULES)]
+    if unknown:
+        raise ModelRegistryError(f"the single-node model holds types of unexpected modules: {', '.join(unknown)}")
+    return {"skops_trusted_types": types}
 
 
 def _write_metadata(folder: Path, signature: Any, requirements: Sequence[str]) -> None:
@@ -136,6 +182,13 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
             raise ModelRegistryError(
                 f"could not load {uri} ('{alias}', version {version.version}): {error_summary(exc)}"
             ) from exc
+        described = Path(local) / DRIVER_MODEL
+        if described.is_file():
+            import mlflow.sklearn
+
+            pipeline = mlflow.sklearn.load_model(str(local))
+            yield DriverModel.from_description(pipeline, json.loads(described.read_text(encoding="utf-8"))), version
+            return
         data = Path(local) / MODEL_DATA
         if not data.is_dir():
             raise ModelRegistryError(

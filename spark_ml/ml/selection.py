@@ -25,12 +25,13 @@ and no early stopping.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.ml import Estimator, Pipeline, PipelineModel
@@ -41,7 +42,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
 from spark_ml.config import LOWER_IS_BETTER, METRIC_LABELS, Candidate, TrainSettings
+from spark_ml.config.training import SINGLE_NODE
 from spark_ml.errors import SparkMLError
+from spark_ml.ml import driver
+from spark_ml.ml.driver import DriverModel
 from spark_ml.ml.evaluation import positive_probability
 from spark_ml.ml.multiclass import evaluate_multiclass
 from spark_ml.ml.pipeline import (
@@ -122,13 +126,14 @@ class Selection:
     when asked); `selected`: the winner as fitted on the training window (the same as `model`
     without refit), whose validation scores are out of sample."""
 
-    model: PipelineModel
-    selected: PipelineModel
+    model: PipelineModel | DriverModel
+    selected: PipelineModel | DriverModel
     winner: Scored
     scored: tuple[Scored, ...]
     select_by: str
     refit: bool
     task: str = "binary"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -169,8 +174,12 @@ def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings, cl
             else not val_x.where(F.col(LABEL).isNotNull()).isEmpty()
         )
         fitted: list[tuple[Scored, Any]] = []
+        driver = _DriverData(train, validation, cfg, classes)
         for key, candidate in cfg.choices:
-            fitted += _search(key, candidate, cfg, train_x, val_x, scorable, len(fitted), classes)
+            if candidate.estimator in SINGLE_NODE:
+                fitted += _search_driver(key, candidate, cfg, driver, validation, scorable, len(fitted), classes)
+            else:
+                fitted += _search(key, candidate, cfg, train_x, val_x, scorable, len(fitted), classes)
     finally:
         train_x.unpersist()
         val_x.unpersist()
@@ -178,9 +187,121 @@ def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings, cl
     winner = choose(scored, cfg.select_by, cfg.tie_tolerance)
     for s in scored:
         log.info("candidate %s: %s%s", s.name, _line(s), "  <- winner" if s is winner else "")
-    selected = PipelineModel([*prep.stages, next(m for s, m in fitted if s is winner)])
-    model = _refit(winner, cfg, train.unionByName(validation)) if cfg.refit == "train_and_validation" else selected
-    return Selection(model, selected, winner, scored, cfg.select_by, cfg.refit is not None, cfg.task)
+    best = next(m for s, m in fitted if s is winner)
+    selected = best if isinstance(best, DriverModel) else PipelineModel([*prep.stages, best])
+    model = selected
+    if cfg.refit == "train_and_validation":
+        both = train.unionByName(validation)
+        model = (
+            _refit_driver(winner, cfg, both, classes) if isinstance(best, DriverModel) else _refit(winner, cfg, both)
+        )
+    return Selection(model, selected, winner, scored, cfg.select_by, cfg.refit is not None, cfg.task, driver.notes)
+
+
+class _DriverData:
+    """The training and validation windows on the driver, collected once, when a single-node
+    candidate first needs them."""
+
+    def __init__(self, train: DataFrame, validation: DataFrame, cfg: TrainSettings, classes: Sequence[str]) -> None:
+        self.frames = {"training window": train, "validation window": validation}
+        self.cfg = cfg
+        self.n_classes = len(classes) if cfg.task == "multiclass" else (2 if cfg.task == "binary" else 0)
+        self.collected: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    def get(self, what: str) -> Any:
+        if what not in self.collected:
+            cfg = self.cfg
+            frame = self.frames[what]
+            numeric = [F.col(c).cast("double").alias(c) for c in cfg.numeric]
+            categorical = [F.col(c).cast("string").alias(c) for c in cfg.categorical]
+            rows, note = driver.collect(
+                frame.select(*numeric, *categorical, LABEL),
+                [*cfg.numeric, *cfg.categorical, LABEL],
+                cfg.max_driver_rows,
+                cfg.driver_sample,
+                cfg.seed,
+                what,
+            )
+            self.collected[what] = rows
+            if note:
+                self.notes.append(note)
+        return self.collected[what]
+
+
+def _points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of a single-node candidate's grid (one empty point without a grid)."""
+    names = list(grid)
+    for name in names:
+        if not grid[name]:
+            raise SparkMLError(f"grid {name!r} needs at least one value")
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+def _search_driver(
+    key: str,
+    candidate: Candidate,
+    cfg: TrainSettings,
+    data: _DriverData,
+    validation: DataFrame,
+    scorable: bool,
+    order: int,
+    classes: Sequence[str],
+) -> list[tuple[Scored, Any]]:
+    """A single-node candidate at every grid point: fitted on the driver, scored in Spark."""
+    train_rows = data.get("training window")
+    early = candidate.early_stopping_rounds is not None
+    val_rows = data.get("validation window") if early else None
+    points = _points(candidate.grid)
+    out: list[tuple[Scored, Any]] = []
+    for i, point in enumerate(points):
+        params = {**candidate.params, **point}
+        start = time.perf_counter()
+        model = driver.fit(
+            candidate.estimator,
+            cfg.task,
+            params,
+            train=train_rows,
+            validation=val_rows,
+            numeric=cfg.numeric,
+            categorical=cfg.categorical,
+            n_classes=data.n_classes,
+            key=key,
+            seed=cfg.seed,
+            early_stopping_rounds=candidate.early_stopping_rounds,
+            max_trees=candidate.tree_cap if early else None,
+        )
+        seconds = time.perf_counter() - start
+        metrics = (
+            _validation_metrics(model, validation, cfg, classes) if scorable else dict.fromkeys(cfg.metrics, math.nan)
+        )
+        name = candidate.label if len(points) == 1 else f"{candidate.label}[{i}]"
+        scored = Scored(
+            name, candidate.estimator, key, params, metrics, seconds, model.trees, model.depth, early, order
+        )
+        out.append((scored, model))
+        order += 1
+    return out
+
+
+def _refit_driver(winner: Scored, cfg: TrainSettings, both: DataFrame, classes: Sequence[str]) -> DriverModel:
+    """A single-node winner fitted again on train + validation with its params and trees."""
+    data = _DriverData(both, both, cfg, classes)
+    params = dict(winner.params)
+    if winner.early_stopping and winner.trees is not None:
+        params["max_iter" if winner.estimator == "sklearn_hgb" else "n_estimators"] = winner.trees
+    return driver.fit(
+        winner.estimator,
+        cfg.task,
+        params,
+        train=data.get("training window"),
+        validation=None,
+        numeric=cfg.numeric,
+        categorical=cfg.categorical,
+        n_classes=data.n_classes,
+        key=winner.key,
+        seed=cfg.seed,
+    )
 
 
 def _line(s: Scored) -> str:

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import DateWindow, TrainSettings
 from spark_ml.errors import ConfigError, SparkMLError
+from spark_ml.ml.driver import DriverModel
 from spark_ml.ml.multiclass import class_names, label_index
 from spark_ml.ml.pipeline import FEATURES, LABEL, WEIGHT
 
@@ -155,8 +156,10 @@ def with_class_weights(df: DataFrame, counts: SplitCounts) -> DataFrame:
     return df.withColumn(WEIGHT, F.when(F.col(LABEL) == 1.0, F.lit(w_pos)).otherwise(F.lit(w_neg)))
 
 
-def importances(model: PipelineModel, scored: DataFrame) -> tuple[str, list[tuple[str, float]]]:
+def importances(model: PipelineModel | DriverModel, scored: DataFrame) -> tuple[str, list[tuple[str, float]]]:
     """('feature importance' | 'coefficient', [(feature name, value)]) of the final stage."""
+    if isinstance(model, DriverModel):
+        return model.importances()
     names = feature_names(scored)
     last = model.stages[-1]
     if hasattr(last, "featureImportances"):

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from spark_ml.config import METRIC_LABELS, Settings, TrainSettings, flatten
 from spark_ml.ml import plots
+from spark_ml.ml.driver import DriverModel
 from spark_ml.ml.evaluation import Metrics, constant_score_metrics, evaluate, positive_probability
 from spark_ml.ml.multiclass import MulticlassMetrics, classes_tag, evaluate_multiclass, prior_metrics
 from spark_ml.ml.pipeline import LABEL
@@ -121,6 +122,8 @@ def run(
             ctx.model = (cfg.registered_model_name, registered)
         ev, selection = trained.evaluation, trained.selection
         ctx.note(candidates_line(selection))
+        for note in selection.notes:
+            ctx.note(note)
         ctx.note(
             f"{selection.winner.name}{' (refit on train + validation)' if selection.refit else ''}: {test_line(ev)}"
         )
@@ -175,7 +178,10 @@ def fit_and_evaluate(table: DataFrame, tc: TrainSettings, version: int) -> Train
             evaluation = _evaluate_multiclass(selection, validation, test, class_counts(data, tc, classes), classes)
         else:
             evaluation = _evaluate(selection, validation, test, counts, tc.calibration_bins)
-        kind, values = importances(selection.model, selection.model.transform(test.limit(1)))
+        kind, values = importances(
+            selection.model,
+            test.limit(1) if isinstance(selection.model, DriverModel) else selection.model.transform(test.limit(1)),
+        )
     finally:
         for frame in frames:
             frame.unpersist()
@@ -317,9 +323,14 @@ def log_training(ctx: TaskContext, tc: TrainSettings, trained: Trained) -> Logge
         tracking.log_table_input(trained.data, cfg, tc.table, trained.table_version, context="training")
         mlflow.log_dict(config, "evaluation/config.yml")
         _log_plots(trained)
-        model_uri = models.log_spark_model(
-            cfg, selection.model, _signature(tc), _requirements(selection.winner.estimator)
-        )
+        if isinstance(selection.model, DriverModel):
+            model_uri = models.log_driver_model(
+                selection.model, _signature(tc), _requirements(selection.winner.estimator)
+            )
+        else:
+            model_uri = models.log_spark_model(
+                cfg, selection.model, _signature(tc), _requirements(selection.winner.estimator)
+            )
         _log_candidates(ctx, tc, selection, run.info.experiment_id)
         return Logged(run.info.run_id, model_uri, None)
 
@@ -419,6 +430,11 @@ def _requirements(estimator: str) -> list[str]:
 
     found = versions()
     reqs = [f"pyspark=={found['pyspark']}", f"mlflow=={found['mlflow']}"]
+    if estimator in ("sklearn_hgb", "lightgbm"):
+        for dist in ("scikit-learn", "pandas", "pyarrow", *(["lightgbm"] if estimator == "lightgbm" else [])):
+            installed = dist_version(dist)
+            if installed:
+                reqs.append(f"{dist}=={installed}")
     if estimator == "xgboost":
         for dist in ("xgboost", "xgboost-cpu"):
             installed = dist_version(dist)

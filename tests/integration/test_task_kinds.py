@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.config import Settings, load_settings
@@ -19,7 +19,7 @@ from spark_ml.tasks import promote, score, train
 from spark_ml.tasks.base import TaskResult
 from tests.helpers import REPO, overrides_for
 
-pytestmark = [pytest.mark.integration]  # trains through the tasks (Delta, MLflow runs, the registry)
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # trains through the tasks (Delta, MLflow, the registry)
 
 TINY = [
     "tables.gold.tiny={}",
@@ -47,6 +47,10 @@ MULTICLASS = [
 
 
 def tiny_table(spark: SparkSession, settings: Settings) -> None:
+    Lakehouse(spark, settings).write(tiny_frame(spark), "gold.tiny", mode="overwrite")
+
+
+def tiny_frame(spark: SparkSession) -> DataFrame:
     """600 flights over 2013-01-01..2013-11-30: minutes = 3x + 1 with noise of +-0.5 (null on every
     50th row); band by x, and band "rare" only on two training days (so absent from validation)."""
     rows = []
@@ -56,8 +60,7 @@ def tiny_table(spark: SparkSession, settings: Settings) -> None:
         minutes = None if i % 50 == 0 else 3 * x + 1 + (0.5 if i % 2 else -0.5)
         band = "rare" if i in (7, 8) else ("low" if x < 4 else "mid" if x < 7 else "high")
         rows.append((i, day, x, ("a", "b", None)[i % 3], minutes, band))
-    frame = spark.createDataFrame(rows, "id INT, d DATE, x DOUBLE, c STRING, minutes DOUBLE, band STRING")
-    Lakehouse(spark, settings).write(frame, "gold.tiny", mode="overwrite")
+    return spark.createDataFrame(rows, "id INT, d DATE, x DOUBLE, c STRING, minutes DOUBLE, band STRING")
 
 
 @dataclass
