@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := .make/installed
-EXTRAS ?= local,demo,dev,xgboost,notebook
+EXTRAS ?= local,demo,dev,xgboost,singlenode,notebook
 
 .PHONY: help install run doctor test test-fast test-system lint lint-workflows shared-from-cli typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
 
@@ -123,11 +123,11 @@ bench: install
 
 # only the tests section of make bench: test-fast, the dev-server loop, make test, make test-system
 bench-tests: install
-	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,mlflow,peers
+	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,singlenode,mlflow,peers
 
 # only the peers step of make bench (the other sections of results.md are kept)
 bench-peers: install
-	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,mlflow,tests
+	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,singlenode,mlflow,tests
 
 COMPAT_VENV ?= .venv-compat
 test-compat:

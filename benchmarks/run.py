@@ -24,8 +24,9 @@ from typing import Any
 from benchmarks import peers
 from benchmarks import tests as bench_tests
 from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, median_of, timed
+from spark_ml.config.training import SINGLE_NODE
 
-PARTS = ("scale", "io", "scoring", "trainers", "mlflow", "peers", "tests")
+PARTS = ("scale", "io", "scoring", "trainers", "singlenode", "mlflow", "peers", "tests")
 
 
 def run_scale(sizes: list[int], repeats: int) -> dict[str, Any]:
@@ -172,6 +173,23 @@ def _ensure_champion(spark: Any, work: Any) -> None:
     promote.run(spark, work)
 
 
+def _december_rows(spark: Any, features: Any, rows_wanted: int, name: str) -> Any:
+    """`rows_wanted` feature rows: December's copied as often as needed, written to a Delta folder
+    of the work area and read back (scoring benchmarks read a table, as the score task does)."""
+    from pyspark.sql import functions as F
+
+    december = features.where("month = 12")
+    copies = -(-rows_wanted // december.count())
+    rows = (
+        december.crossJoin(F.broadcast(spark.range(copies).withColumnRenamed("id", "__copy")))
+        .drop("__copy")
+        .limit(rows_wanted)
+    )
+    path = str(WORK / name)
+    rows.write.format("delta").mode("overwrite").save(path)
+    return spark.read.format("delta").load(path)
+
+
 def run_scoring(repeats: int, rows_wanted: int = 1_000_000) -> dict[str, Any]:
     """Native PipelineModel.transform against mlflow.pyfunc.spark_udf on the same 1M rows."""
     import mlflow
@@ -186,16 +204,7 @@ def run_scoring(repeats: int, rows_wanted: int = 1_000_000) -> dict[str, Any]:
     _ensure_champion(spark, work)
     tc = work.require_train()
     lake = Lakehouse(spark, work)
-    features = lake.read(tc.table).where("month = 12")
-    copies = -(-rows_wanted // features.count())
-    million = (
-        features.crossJoin(F.broadcast(spark.range(copies).withColumnRenamed("id", "__copy")))
-        .drop("__copy")
-        .limit(rows_wanted)
-    )
-    path = str(WORK / "scoring-1m")
-    million.write.format("delta").mode("overwrite").save(path)
-    data = spark.read.format("delta").load(path)
+    data = _december_rows(spark, lake.read(tc.table), rows_wanted, "scoring-1m")
     model, version = loaded.enter_context(models.loaded(work, "champion"))
 
     def native() -> None:
@@ -265,6 +274,73 @@ def run_trainers(repeats: int) -> dict[str, Any]:
     out["winner"] = faster if equal else better
     out["rule"] = "the faster one at equal AUC (within 0.005), else the more accurate"
     out["configured_default"] = ", ".join(c.label for _, c in base.choices)
+    return out
+
+
+SINGLE_NODE_CANDIDATES = {
+    "xgboost": "{estimator: xgboost, params: {max_depth: 6, learning_rate: 0.1, subsample: 0.8, "
+    "colsample_bytree: 0.8, min_child_weight: 5, num_workers: 2}, early_stopping_rounds: 30, max_trees: 400}",
+    "lightgbm": "{estimator: lightgbm, params: {learning_rate: 0.1, num_leaves: 63, min_child_samples: 20, "
+    "subsample: 0.8, subsample_freq: 1, colsample_bytree: 0.8}, early_stopping_rounds: 30, max_trees: 400}",
+    "sklearn_hgb": "{estimator: sklearn_hgb, params: {learning_rate: 0.1, max_leaf_nodes: 63, min_samples_leaf: 20}, "
+    "early_stopping_rounds: 30, max_trees: 400}",
+}
+
+
+def run_single_node(repeats: int, rows_wanted: int = 1_000_000) -> dict[str, Any]:
+    """On the binary flights model: lightgbm and sklearn_hgb (trained on the driver, scored by
+    mapInPandas) against xgboost.spark, each early-stopped on validation: fit time (selection on
+    the training window, scored on validation), test AUC-ROC, scoring time of 1M rows."""
+
+    from spark_ml.config import load_settings
+    from spark_ml.io.delta import Lakehouse
+    from spark_ml.ml.evaluation import evaluate, positive_probability
+    from spark_ml.ml.pipeline import LABEL
+    from spark_ml.ml.selection import select_model
+    from spark_ml.ml.training import in_window, model_frame
+
+    spark, main, _ = _session()
+    base = main.require_train()
+    table = Lakehouse(spark, main).read(base.table)
+    data = model_frame(table, base)
+    train = data.where(in_window(base.time_column, base.split.train)).persist()
+    validation = data.where(in_window(base.time_column, base.split.validation)).persist()
+    test = data.where(in_window(base.time_column, base.split.test)).persist()
+    rows = _december_rows(spark, table, rows_wanted, "single-node-1m")
+    out: dict[str, Any] = {"rows": rows.count(), "train_rows": train.count()}
+    for name, candidate in SINGLE_NODE_CANDIDATES.items():
+        cfg = load_settings("local", overrides=[f"train.candidates=[{candidate}]"]).require_train()
+        fit_s, selection = timed(lambda cfg=cfg: select_model(train, validation, cfg))
+        model = selection.model
+        scored = model.transform(test).select(LABEL, positive_probability().alias("p"))
+        auc = evaluate(scored, LABEL, "p").auc_roc
+
+        def score(model: Any = model) -> None:
+            model.transform(rows).select(positive_probability().alias("p")).write.format("noop").mode(
+                "overwrite"
+            ).save()
+
+        score_s, score_all = median_of(score, repeats)
+        out[name] = {
+            "candidate": candidate,
+            "trees": selection.winner.trees,
+            "fit_s": fit_s,
+            "test_auc_roc": auc,
+            "score_1m_s": score_s,
+            "score_all_s": score_all,
+        }
+        print(
+            f"  {name}: fit {fit_s:.1f} s, {selection.winner.trees} trees, test AUC-ROC {auc:.4f}, "
+            f"1M rows scored in {score_s:.1f} s",
+            flush=True,
+        )
+    for name in SINGLE_NODE:
+        ratio = out[name]["score_1m_s"] / out["xgboost"]["score_1m_s"]
+        out[name]["score_vs_xgboost"] = ratio
+        out[name]["score_within_2x"] = ratio <= 2.0
+    out["target"] = "single-node candidates score 1M rows within 2x of xgboost.spark's time"
+    for frame in (train, validation, test):
+        frame.unpersist()
     return out
 
 
@@ -384,6 +460,25 @@ def render(results: dict[str, Any]) -> str:
             f"**{t['winner']}**; configured default of `make run`: `{t['configured_default']}`.",
             "",
         ]
+    if "singlenode" in results:
+        n = results["singlenode"]
+        lines += [
+            "## Single-node candidates vs xgboost.spark (binary flights model)",
+            "",
+            f"Fit: selection on the training window ({n['train_rows']:,} rows), early stopping on validation; "
+            f"scoring: {n['rows']:,} rows (December copied), `transform` + noop write, median.",
+            "",
+            "| candidate | trees | fit s | test AUC-ROC | score 1M s | score vs xgboost |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for k in ("xgboost", *SINGLE_NODE):
+            r = n[k]
+            ratio = f"{r['score_vs_xgboost']:.2f}x" if "score_vs_xgboost" in r else "1.00x"
+            lines.append(
+                f"| {k} | {r['trees']} | {r['fit_s']:.1f} | {r['test_auc_roc']:.4f} | {r['score_1m_s']:.1f} | {ratio} |"
+            )
+        met = all(n[k]["score_within_2x"] for k in SINGLE_NODE)
+        lines += ["", f"Target: {n['target']}: {'met' if met else 'NOT met'}.", ""]
     if "mlflow" in results:
         m = results["mlflow"]
         lines += [
@@ -433,6 +528,7 @@ def main() -> int:
         "io": lambda: run_io(args.repeats),
         "scoring": lambda: run_scoring(args.repeats),
         "trainers": lambda: run_trainers(args.repeats),
+        "singlenode": lambda: run_single_node(args.repeats),
         "mlflow": lambda: run_mlflow(args.repeats),
         "peers": lambda: peers.run(
             [int(x) for x in args.sizes.split(",")], [int(x) for x in args.dqx_sizes.split(",")], args.repeats
