@@ -88,9 +88,10 @@ def predicted_class(classes: Sequence[str], prediction: str = "prediction") -> C
 
 
 def class_position(column: Column, classes: Sequence[str]) -> Column:
-    """The index of a class name in `classes` (null when absent): a prediction read back."""
-    position = F.array_position(F.array(*[F.lit(c) for c in classes]), column)
-    return F.when(position > 0, position - 1)
+    """The index of a class name in `classes` (null when absent): a prediction read back. A map
+    lookup (array_position takes a literal value only on Spark 3.5)."""
+    pairs = [item for i, c in enumerate(classes) for item in (F.lit(c), F.lit(i))]
+    return F.element_at(F.create_map(*pairs), column)
 
 
 def classes_tag(classes: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ from typing import get_args
 import pytest
 
 from spark_ml.config import EstimatorName, Settings, flatten, load_settings
-from spark_ml.config.training import TASK_ESTIMATORS
+from spark_ml.config.training import SINGLE_NODE, TASK_ESTIMATORS
 from spark_ml.errors import ConfigError
 from spark_ml.ml.pipeline import ESTIMATORS
 from tests.helpers import CONF
@@ -145,14 +145,15 @@ def test_table_location_inside_root_is_used(tmp_path: Path) -> None:
 def test_unknown_estimator_lists_the_allowed_ones() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"'svm' for 'train.estimator'.*'logistic_regression', 'linear_regression', 'random_forest', 'gbt' or "
-        "'xgboost'",
+        match=r"'svm' for 'train.estimator'.*'logistic_regression', 'linear_regression', 'random_forest', 'gbt', "
+        "'xgboost', 'sklearn_hgb' or 'lightgbm'",
     ):
         load_settings("local", CONF, ["train.estimator=svm"])
     # the names config accepts are exactly the constructors the pipeline allows, over the tasks
+    # (Spark's per task, and the single-node ones of every task)
     names = {name for task in ESTIMATORS.values() for name in task}
-    assert set(get_args(EstimatorName)) == names
-    assert {task: tuple(ESTIMATORS[task]) for task in ESTIMATORS} == TASK_ESTIMATORS
+    assert set(get_args(EstimatorName)) == names | set(SINGLE_NODE)
+    assert {task: (*ESTIMATORS[task], *SINGLE_NODE) for task in ESTIMATORS} == TASK_ESTIMATORS
 
 
 @pytest.mark.parametrize("month", ["2013-13", "13-2013", "2013/12", "december"])
@@ -268,7 +269,8 @@ def test_a_later_layer_replaces_the_other_form_of_the_model_choice(tmp_path: Pat
         (
             "train:\n  candidates: [{estimator: gbt, early_stopping_rounds: 10}]\n",
             [],
-            r"'train.candidates.0' in .*env.yml: early_stopping_rounds applies to xgboost candidates only, not gbt",
+            r"'train.candidates.0' in .*env.yml: early_stopping_rounds applies to xgboost, sklearn_hgb and lightgbm "
+            "candidates, not gbt",
         ),
         (
             "train:\n  candidates: [{estimator: xgboost, max_trees: 100}]\n",

@@ -113,7 +113,13 @@ def test_compare_within_a_tolerance_and_missing_or_nan_metrics() -> None:
 def test_the_tolerances_are_exact_for_deterministic_trainers() -> None:
     exact = reproduce.EXACT
     assert exact == 1e-12
-    expected = {"logistic_regression": exact, "random_forest": exact, "gbt": exact, "xgboost": 1e-3}
+    expected = {
+        "logistic_regression": exact,
+        "linear_regression": exact,
+        "random_forest": exact,
+        "gbt": exact,
+        "xgboost": 1e-3,
+    }
     assert expected == reproduce.TOLERANCES
     one_ulp = reproduce.compare({"auc": 0.694101508916}, {"auc": 0.694101508916 + 1.1e-16}, exact)
     assert one_ulp[0].ok
