@@ -82,7 +82,9 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None, fail_o
         table = ctx.lakehouse.read(tc.table)
         version = next(r.version for r in ctx.lakehouse.reads if r.table == tc.table)
         check_columns(table, tc, tc.table)
-        test = table.where(in_window(tc.time_column, tc.split.test)).persist()
+        window = table.where(in_window(tc.time_column, tc.split.test))
+        # a multiclass label is indexed by each version's own classes (in _evaluate)
+        test = (window if tc.task == "multiclass" else with_label(window, tc)).persist()
         try:
             challenger_metrics = _evaluate(cfg, challenger_alias, test)
             champion_metrics = _evaluate(cfg, champion_alias, test) if champion is not None else None
@@ -145,7 +147,7 @@ def _evaluate(cfg: Settings, alias: str, test: Any) -> TaskMetrics:
         classes: tuple[str, ...] = ()
         if tc.task == "multiclass":
             classes = classes_from_tags(version.tags, f"{cfg.registered_model_name} version {version.version}")
-        scored = model.transform(with_label(test, tc, classes))
+        scored = model.transform(with_label(test, tc, classes) if classes else test)
         if tc.task == "regression":
             metrics, _ = evaluate_regression(scored, LABEL, "prediction", plot_bins=1)
             return metrics
