@@ -61,6 +61,28 @@ def staging_root(settings: Settings) -> Path:
 
 
 @contextmanager
+def _quiet_collector() -> Iterator[None]:
+    """Run MLflow's artifact transfers with the garbage collector paused, after a collection.
+
+    Over Spark Connect a fitted model's finalizer asks the server to drop it (pyspark's
+    RemoteModelRef). Run by a collection that starts inside `ThreadPoolExecutor.submit` (MLflow's
+    download and upload threads), that request submits to an executor too and waits for the lock
+    the outer submit holds: the process hangs (seen in the serverless runtime, promote after train).
+    Collecting first runs those finalizers here; pausing the collector keeps new ones out of the
+    transfer."""
+    import gc
+
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
 def _staging(settings: Settings) -> Iterator[Path]:
     folder = staging_root(settings) / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +102,8 @@ def log_spark_model(settings: Settings, model: Any, signature: Any, requirements
         folder = Path(tmp)
         shutil.copytree(staged / MODEL_DATA, folder / MODEL_DATA)
         _write_metadata(folder, signature, requirements)
-        mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
+        with _quiet_collector():
+            mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
     return str(mlflow.get_artifact_uri(ARTIFACT_PATH))
 
 
@@ -101,7 +124,8 @@ def log_driver_model(model: DriverModel, signature: Any, requirements: Sequence[
             **_skops_trust(mlflow.sklearn.save_model, model.pipeline),
         )
         (folder / DRIVER_MODEL).write_text(json.dumps(model.describe(), indent=2) + "\n", encoding="utf-8")
-        mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
+        with _quiet_collector():
+            mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
     return str(mlflow.get_artifact_uri(ARTIFACT_PATH))
 
 
@@ -176,7 +200,7 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
     uri = f"models:/{settings.registered_model_name}/{version.version}"
     with _staging(settings) as staged:
         try:
-            with stores(settings):
+            with stores(settings), _quiet_collector():
                 local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staged))
         except Exception as exc:
             raise ModelRegistryError(
