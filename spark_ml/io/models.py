@@ -31,10 +31,11 @@ import yaml
 from spark_ml.config import Settings
 from spark_ml.errors import ModelRegistryError, error_summary, has_condition
 from spark_ml.io.tracking import stores
-from spark_ml.ml.driver import DriverModel
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
+
+    from spark_ml.ml.driver import DriverModel
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,15 @@ def log_spark_model(settings: Settings, model: Any, signature: Any, requirements
         with _quiet_collector():
             mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
     return str(mlflow.get_artifact_uri(ARTIFACT_PATH))
+
+
+def classes_of(settings: Settings, version: ModelVersion) -> tuple[str, ...]:
+    """A multiclass model version's class list (its `spark_ml.classes` tag); () for other tasks."""
+    from spark_ml.ml.multiclass import classes_from_tags
+
+    if settings.require_train().task != "multiclass":
+        return ()
+    return classes_from_tags(version.tags, f"{settings.registered_model_name} version {version.version}")
 
 
 def log_driver_model(model: DriverModel, signature: Any, requirements: Sequence[str]) -> str:
@@ -211,6 +221,8 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
             import mlflow.sklearn
 
             pipeline = mlflow.sklearn.load_model(str(local))
+            from spark_ml.ml.driver import DriverModel
+
             yield DriverModel.from_description(pipeline, json.loads(described.read_text(encoding="utf-8"))), version
             return
         data = Path(local) / MODEL_DATA

@@ -29,7 +29,6 @@ from spark_ml.ml.drift import Drift, drift_report, overall_status, retrain_wante
 from spark_ml.ml.evaluation import evaluate, positive_probability
 from spark_ml.ml.multiclass import (
     class_position,
-    classes_from_tags,
     column_name,
     evaluate_multiclass,
     predicted_class,
@@ -108,12 +107,8 @@ def _drift(
         alert=mc.psi_alert,
     )
     output = OUTPUT_COLUMN[tc.task]
-    classes: tuple[str, ...] = ()
     with models.loaded(cfg, sc.alias) as (model, model_version):
-        if tc.task == "multiclass":
-            classes = classes_from_tags(
-                model_version.tags, f"{cfg.registered_model_name} version {model_version.version}"
-            )
+        classes = models.classes_of(cfg, model_version)
         scored = model.transform(reference)
         if tc.task == "binary":
             column = positive_probability()

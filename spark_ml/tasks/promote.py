@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from spark_ml.config import PromoteSettings, Settings, regression_by
 from spark_ml.errors import EXIT_OK, EXIT_REJECTED, ModelRegistryError
 from spark_ml.ml.evaluation import Metrics, evaluate, positive_probability
-from spark_ml.ml.multiclass import MulticlassMetrics, classes_from_tags, evaluate_multiclass
+from spark_ml.ml.multiclass import MulticlassMetrics, evaluate_multiclass
 from spark_ml.ml.pipeline import LABEL
 from spark_ml.ml.regression import RegressionMetrics, evaluate_regression
 from spark_ml.ml.training import check_columns, in_window, with_label
@@ -144,9 +144,7 @@ def _evaluate(cfg: Settings, alias: str, test: Any) -> TaskMetrics:
 
     tc = cfg.require_train()
     with models.loaded(cfg, alias) as (model, version):
-        classes: tuple[str, ...] = ()
-        if tc.task == "multiclass":
-            classes = classes_from_tags(version.tags, f"{cfg.registered_model_name} version {version.version}")
+        classes = models.classes_of(cfg, version)
         scored = model.transform(with_label(test, tc, classes) if classes else test)
         if tc.task == "regression":
             metrics, _ = evaluate_regression(scored, LABEL, "prediction", plot_bins=1)

@@ -8,7 +8,6 @@ of the predictions table atomically (replaceWhere), so scoring a month twice lea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -16,7 +15,7 @@ from pyspark.sql import functions as F
 from spark_ml.config import Settings, TrainSettings
 from spark_ml.errors import ConfigError, SchemaMismatchError
 from spark_ml.ml.evaluation import positive_probability
-from spark_ml.ml.multiclass import classes_from_tags, predicted_class, probability_columns
+from spark_ml.ml.multiclass import predicted_class, probability_columns
 from spark_ml.ml.training import in_window
 from spark_ml.tasks.base import TaskContext, TaskResult
 from spark_ml.transforms.time import month_bounds
@@ -65,9 +64,7 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
             raise ConfigError(f"score.month={sc.month} selects no rows of {table} version {version}: nothing to score")
         with models.loaded(cfg, sc.alias) as (model, model_version):
             threshold = float(model_version.tags.get("spark_ml.threshold", "0.5"))
-            classes = (
-                classes_from_tags(model_version.tags, _named(cfg, model_version)) if tc.task == "multiclass" else ()
-            )
+            classes = models.classes_of(cfg, model_version)
             predictions = score_frame(model, rows, tc, threshold, classes).select(
                 "*",
                 F.lit(cfg.registered_model_name).alias("model_name"),
@@ -86,7 +83,3 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
             f"{model_version.version} ('{sc.alias}'{at})"
         )
         return ctx.result({"month": sc.month, "rows": written.rows, "model_version": model_version.version})
-
-
-def _named(cfg: Settings, model_version: Any) -> str:
-    return f"{cfg.registered_model_name} version {model_version.version}"
