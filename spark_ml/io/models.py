@@ -46,7 +46,8 @@ MODEL_CLASS = "pyspark.ml.pipeline.PipelineModel"
 DRIVER_MODEL = "spark_ml_driver.json"
 
 
-# A saved stage whose reader needs the JVM (xgboost.spark's models) cannot load over Spark Connect.
+# A saved stage whose reader needs the JVM (xgboost.spark's models) cannot load over Spark Connect:
+# an xgboost stage is then read by spark_ml.ml.booster.
 NEEDS_JVM = frozenset({"JVM_ATTRIBUTE_NOT_SUPPORTED"})
 
 
@@ -232,13 +233,20 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
                 f"(no {MODEL_DATA}/ folder in {version.source})"
             )
         try:
-            model = PipelineModel.load(str(data))
+            model: Any = PipelineModel.load(str(data))
         except Exception as exc:
             if not has_condition(exc, NEEDS_JVM):
                 raise
-            raise ModelRegistryError(
-                f"could not load {uri} ('{alias}', version {version.version}) over Spark Connect: a stage of "
-                f"it needs the JVM ({error_summary(exc)}). Promote a model whose estimator runs over Connect "
-                "(logistic_regression, random_forest, gbt; xgboost.spark does not), or use a classic session"
-            ) from exc
+            from spark_ml.ml import booster
+
+            if not booster.has_xgboost_stage(data):
+                raise ModelRegistryError(
+                    f"could not load {uri} ('{alias}', version {version.version}) over Spark Connect: a stage of "
+                    f"it needs the JVM ({error_summary(exc)}); use a classic session"
+                ) from exc
+            from pyspark.sql import SparkSession
+
+            # an xgboost.spark champion (trained on a classic cluster): its booster is applied here
+            log.info("loading %s over Spark Connect: its xgboost stage is applied through its booster", uri)
+            model = booster.load_stages(data, SparkSession.active())
         yield model, version

@@ -129,3 +129,35 @@ def test_an_old_single_estimator_config_trains_one_candidate(spark: SparkSession
     assert names == ["logistic_regression[0]", "logistic_regression[1]"]
     assert result.metrics["winner"] in names
     assert result.metrics["winner_trees"] is None
+
+
+def test_the_xgboost_winner_applied_through_its_booster_equals_xgboost_spark(
+    spark: SparkSession, trained: Trained, tmp_path: Path
+) -> None:
+    """What a Spark Connect run does with an xgboost.spark champion (spark_ml.ml.booster): the Spark
+    stages loaded by Spark, the booster read by this process; every output column equal."""
+    import mlflow
+    from chispa import assert_df_equality
+    from pyspark.ml import PipelineModel
+
+    from spark_ml.io.registry import version_by_alias
+    from spark_ml.io.tracking import stores
+    from spark_ml.ml import booster
+
+    settings = trained.settings
+    version = version_by_alias(settings, settings.model.challenger_alias)
+    assert version is not None
+    with stores(settings):
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{settings.registered_model_name}/{version.version}", dst_path=str(tmp_path)
+        )
+    folder = Path(local) / "sparkml"
+    assert booster.has_xgboost_stage(folder)
+    rows = Lakehouse(spark, settings).read("gold.tiny")
+    native = PipelineModel.load(str(folder)).transform(rows)
+    staged = booster.load_stages(folder, spark)
+    assert [type(s).__name__ for s in staged.stages][-1] == "BoosterModel"
+    through_booster = staged.transform(rows)
+    assert through_booster.columns == native.columns
+    assert_df_equality(through_booster, native)
+    assert through_booster.where("prediction = 1").count() > 0

@@ -77,11 +77,12 @@ SERVERLESS = Runtime(
     "serverless",
     "Serverless (newest stack over Spark Connect)",
     ("pyspark[connect]==4.2.0",),
-    extras="local,demo",
+    extras="local,demo,xgboost,singlenode",
     connect=True,
     why=(
         "serverless jobs run Spark Connect: every task of the serverless job as its own process, as the job "
-        "runs them, against a local Spark Connect server with Delta"
+        "runs them, against a local Spark Connect server with Delta; with xgboost (a champion trained on a "
+        "classic cluster is scored through its booster) and the single-node candidates"
     ),
 )
 RUNTIMES = (NEWEST, DBR_16_4_ML, DBR_17_3_ML, SERVERLESS)

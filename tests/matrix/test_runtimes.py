@@ -169,27 +169,34 @@ def run_pipeline(venv: Venv, workdir: Path) -> tuple[float, list[str], dict[str,
             assert "Traceback" not in ran.stderr
         pipeline_s = time.perf_counter() - started
         found = fingerprint(venv, workdir)
-        notes = connect_checks(
-            venv, workdir, [*common, "--set", "spark.mode=connect", "--set", f"spark.remote={server.url}"]
-        )
+        remote = [*common, "--set", "spark.mode=connect", "--set", f"spark.remote={server.url}"]
+        notes = connect_checks(venv, workdir, remote)
+        notes += model_kind_checks(venv, workdir, common, remote)
     return pipeline_s, notes, found
+
+
+def registered(venv: Venv, workdir: Path, overrides: list[str], alias: str) -> tuple[str, str]:
+    """(run id, version) of the registered model's version behind `alias`."""
+    code = (
+        "import sys; from mlflow.tracking import MlflowClient; "
+        "from spark_ml.config import load_settings; c = load_settings('local', overrides=sys.argv[2:]); "
+        "m = MlflowClient(tracking_uri=c.tracking_uri, registry_uri=c.registry_uri); "
+        "v = m.get_model_version_by_alias(c.registered_model_name, sys.argv[1]); print(v.run_id, v.version)"
+    )
+    sets = [v for i, v in enumerate(overrides) if i % 2 == 1]
+    found = venv.run(workdir, venv.bin / "python", "-c", code, alias, *sets)
+    _check(found, f"'{alias}' lookup")
+    run_id, version = found.stdout.split()
+    return run_id, version
 
 
 def connect_checks(venv: Venv, workdir: Path, remote: list[str]) -> list[str]:
     """`spark-ml reproduce` of the champion's training over Spark Connect, then a succeeding and a
     failing (a model fitted on the server, then its logging fails) pipeline, each within EXIT_BOUND_S."""
-    code = (
-        "import sys; from mlflow.tracking import MlflowClient; "
-        "from spark_ml.config import load_settings; c = load_settings('local', overrides=sys.argv[1:]); "
-        "m = MlflowClient(tracking_uri=c.tracking_uri, registry_uri=c.registry_uri); "
-        "print(m.get_model_version_by_alias(c.registered_model_name, 'champion').run_id)"
-    )
-    sets = [v for i, v in enumerate(remote) if i % 2 == 1]
-    run_id = venv.run(workdir, venv.bin / "python", "-c", code, *sets)
-    _check(run_id, "champion lookup")
+    run_id, _ = registered(venv, workdir, remote, "champion")
     notes = []
     for name, arguments, expected in (
-        ("reproduce", ["reproduce", run_id.stdout.strip(), *remote], 0),
+        ("reproduce", ["reproduce", run_id, *remote], 0),
         ("pipeline", ["pipeline", *remote, "--set", "pipeline.steps=[train, promote, score, monitor]"], 0),
         (
             "failing pipeline",
@@ -209,6 +216,40 @@ def connect_checks(venv: Venv, workdir: Path, remote: list[str]) -> list[str]:
         if expected == 1:
             assert result.stderr.startswith("spark-ml pipeline failed:")
             assert result.stderr.count("\n") == 1
+    return notes
+
+
+XGBOOST = ["--set", "train.estimator=xgboost", "--set", "train.params={max_depth: 3, n_estimators: 40, num_workers: 1}"]
+LIGHTGBM = ["--set", "train.estimator=lightgbm", "--set", "train.params={n_estimators: 40, num_leaves: 15}"]
+ALWAYS_PROMOTE = ["--set", "promote.max_regression=1.0", "--set", "promote.min_auc_roc=0.0"]
+
+
+def model_kind_checks(venv: Venv, workdir: Path, common: list[str], remote: list[str]) -> list[str]:
+    """Models a serverless run meets: a champion trained with xgboost.spark on a classic session,
+    promoted and scored over Spark Connect through its booster; then a single-node candidate
+    (lightgbm) trained, promoted against that champion and scored, all over Spark Connect."""
+    notes = []
+    started = time.perf_counter()
+    trained = venv.run(workdir, venv.bin / "spark-ml", "train", *common, *XGBOOST)
+    _check(trained, "spark-ml train (xgboost.spark, classic session)")
+    _, xgboost_version = registered(venv, workdir, common, "challenger")
+    notes.append(f"xgboost.spark challenger version {xgboost_version} trained on a classic session")
+    steps = ["--set", "pipeline.steps=[promote, score, monitor]"]
+    ran = venv.run(workdir, venv.bin / "spark-ml", "pipeline", *remote, *ALWAYS_PROMOTE, *steps, timeout=EXIT_BOUND_S)
+    _check(ran, "promote, score and monitor of the xgboost.spark model over Spark Connect", allowed=(0, 3))
+    assert f"version {xgboost_version} promoted" in ran.stdout, ran.stdout
+    assert f"with flight_delay version {xgboost_version} ('champion'" in ran.stdout, ran.stdout
+    notes.append(f"xgboost.spark champion promoted, scored and monitored in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    steps = ["--set", "pipeline.steps=[train, promote, score]"]
+    ran = venv.run(workdir, venv.bin / "spark-ml", "pipeline", *remote, *LIGHTGBM, *steps, timeout=EXIT_BOUND_S)
+    _check(ran, "a lightgbm pipeline over Spark Connect")
+    _, lightgbm_version = registered(venv, workdir, common, "challenger")
+    assert int(lightgbm_version) == int(xgboost_version) + 1
+    assert "challenger: lightgbm (40 trees)" in ran.stdout, ran.stdout
+    assert f"version {lightgbm_version} " in ran.stdout, ran.stdout
+    assert "vs champion" in ran.stdout, ran.stdout
+    notes.append(f"lightgbm trained, promoted against it and scored in {time.perf_counter() - started:.1f} s")
     return notes
 
 
