@@ -7,12 +7,13 @@ PipelineModel folder stage by stage instead: every Spark ML stage (imputer, inde
 assembler) is loaded by Spark as usual (over Connect too), and the xgboost stage's own files (its
 params as JSON, the booster as JSON text) are read by this process into an xgboost scikit-learn
 model, as xgboost.spark's reader does. `BoosterModel.transform` applies the booster the way
-xgboost.spark's transform does, so the columns and values are the same: the feature vector as a
-float32 array, Arrow batches through a scalar-iterator pandas UDF (the same mechanism as
-mapInPandas, and the one xgboost.spark itself uses; pandas is imported at module level since pyspark
-reads the UDF's type hints from this module: mapInPandas cannot carry the pipeline's vector
-columns, pyspark fails to serialize a VectorUDT back), `rawPrediction`, `prediction` and the
-`probability` vector for a classifier, `prediction` for a regressor.
+xgboost.spark's transform does, so the values are the same: the feature vector as a float32 array,
+`rawPrediction`, `prediction` and the `probability` vector for a classifier, `prediction` for a
+regressor. It runs in `mapInPandas`, one Arrow batch at a time (never a row-at-a-time UDF). Arrow
+cannot carry Spark ML vectors through mapInPandas (pyspark fails to serialize a VectorUDT back), so
+the batches hold the feature array and every other column that is not a vector: the pipeline's
+intermediate vectors (one-hot encodings, the assembled features) are not in the output, which
+scoring, promotion and monitoring never read.
 """
 
 from __future__ import annotations
@@ -21,20 +22,22 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_ml.errors import ModelRegistryError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 XGBOOST_CLASS_PREFIX = "xgboost.spark."
 # Params that change what the booster is given or returns; spark-ml never sets them, and a model
 # that has them is refused rather than scored differently.
 UNSUPPORTED = ("base_margin_col", "pred_contrib_col", "features_cols", "enable_sparse_data_optim")
-_STRUCT = "__booster"
+_FEATURES = "__booster_features"
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class BoosterModel:
     def predict(self, x: Any) -> Any:
         """A pandas DataFrame of the output columns for a matrix of features (as xgboost.spark)."""
         import numpy as np
+        import pandas as pd
         from scipy.special import expit, softmax  # type: ignore[import-untyped]
 
         if not self.classifier:
@@ -125,34 +129,42 @@ class BoosterModel:
         )
 
     def transform(self, df: DataFrame) -> DataFrame:
-        """`df` with the model's output columns added (replaced when present)."""
+        """`df`'s columns that are not vectors, with the model's output columns added (replaced
+        when present)."""
         import numpy as np
-        from pyspark.sql.pandas.functions import pandas_udf
+        from pyspark.ml.linalg import VectorUDT
+        from pyspark.sql.types import ArrayType, DoubleType, FloatType, StructField, StructType
 
         if self.features not in df.columns:
             from spark_ml.errors import SchemaMismatchError
 
             raise SchemaMismatchError(f"cannot score: input is missing the feature vector column {self.features!r}")
-        width = self.model.n_features_in_
-        classes = "raw array<double>, prediction double, probability array<double>"
-        schema = classes if self.classifier else "prediction double"
-        empty = self.predict(np.empty((0, width), dtype="float32"))
+        # in xgboost.spark's order; the vectors travel as arrays
+        outputs = [self.raw_prediction, self.prediction, self.probability] if self.classifier else [self.prediction]
+        kept = [f for f in df.schema.fields if not isinstance(f.dataType, VectorUDT) and f.name not in outputs]
+        fields = [*kept, StructField(_FEATURES, ArrayType(FloatType()))]
+        fields += [StructField(n, DoubleType() if n == self.prediction else ArrayType(DoubleType())) for n in outputs]
+        names = [f.name for f in kept]
         booster = self
 
-        @pandas_udf(schema)  # type: ignore[call-overload,untyped-decorator]
-        def apply(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        def apply(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for batch in batches:
-                yield booster.predict(np.stack(batch.to_numpy())) if len(batch) else empty
+                if not len(batch):
+                    continue
+                predicted = booster.predict(np.stack(batch[_FEATURES].to_numpy()))
+                if booster.classifier:
+                    batch[booster.raw_prediction] = predicted["raw"].to_numpy()
+                batch[booster.prediction] = predicted["prediction"].to_numpy()
+                if booster.classifier:
+                    batch[booster.probability] = predicted["probability"].to_numpy()
+                yield batch
 
-        values = vector_to_array(F.col(self.features), dtype="float32")
-        out = df.withColumn(_STRUCT, apply(values))
+        source = df.select(*names, vector_to_array(F.col(self.features), dtype="float32").alias(_FEATURES))
+        scored = source.mapInPandas(apply, StructType(fields)).drop(_FEATURES)
         if not self.classifier:
-            return out.withColumn(self.prediction, F.col(f"{_STRUCT}.prediction")).drop(_STRUCT)
-        return (
-            out.withColumn(self.raw_prediction, array_to_vector(F.col(f"{_STRUCT}.raw")))
-            .withColumn(self.prediction, F.col(f"{_STRUCT}.prediction"))
-            .withColumn(self.probability, array_to_vector(F.col(f"{_STRUCT}.probability")))
-            .drop(_STRUCT)
+            return scored
+        return scored.withColumn(self.raw_prediction, array_to_vector(F.col(self.raw_prediction))).withColumn(
+            self.probability, array_to_vector(F.col(self.probability))
         )
 
 
