@@ -162,16 +162,18 @@ def choose(scored: Sequence[Scored], select_by: str, tolerance: float) -> Scored
 def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings, classes: Sequence[str] = ()) -> Selection:
     """Fit every candidate and grid point on `train`, score each on `validation`, keep the winner
     (`classes`: a multiclass label's class list)."""
-    prep = Pipeline(stages=preprocessing(cfg)).fit(train)
+    # the Spark preprocessing is fitted only for Spark candidates (single-node ones encode on the driver)
+    spark_candidates = any(c.estimator not in SINGLE_NODE for _, c in cfg.choices)
+    prep = Pipeline(stages=preprocessing(cfg)).fit(train) if spark_candidates else None
     columns = [FEATURES, LABEL, *([WEIGHT] if cfg.class_weighting else [])]
-    train_x = prep.transform(train).select(*columns).persist()
-    val_x = prep.transform(validation).select(*columns).persist()
+    train_x = prep.transform(train).select(*columns).persist() if prep else train
+    val_x = prep.transform(validation).select(*columns).persist() if prep else validation
     try:
         # a binary metric needs both classes on validation; a regression metric a known label
         scorable = (
-            val_x.select(F.countDistinct(LABEL)).first()[0] == 2  # type: ignore[index]
+            validation.select(F.countDistinct(LABEL)).first()[0] == 2  # type: ignore[index]
             if cfg.task == "binary"
-            else not val_x.where(F.col(LABEL).isNotNull()).isEmpty()
+            else not validation.where(F.col(LABEL).isNotNull()).isEmpty()
         )
         fitted: list[tuple[Scored, Any]] = []
         driver = _DriverData(train, validation, cfg, classes)
@@ -181,14 +183,15 @@ def select_model(train: DataFrame, validation: DataFrame, cfg: TrainSettings, cl
             else:
                 fitted += _search(key, candidate, cfg, train_x, val_x, scorable, len(fitted), classes)
     finally:
-        train_x.unpersist()
-        val_x.unpersist()
+        if prep is not None:
+            train_x.unpersist()
+            val_x.unpersist()
     scored = tuple(s for s, _ in fitted)
     winner = choose(scored, cfg.select_by, cfg.tie_tolerance)
     for s in scored:
         log.info("candidate %s: %s%s", s.name, _line(s), "  <- winner" if s is winner else "")
     best = next(m for s, m in fitted if s is winner)
-    selected = best if isinstance(best, DriverModel) else PipelineModel([*prep.stages, best])
+    selected = best if isinstance(best, DriverModel) or prep is None else PipelineModel([*prep.stages, best])
     model = selected
     if cfg.refit == "train_and_validation":
         both = train.unionByName(validation)

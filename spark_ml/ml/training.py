@@ -114,9 +114,13 @@ class SplitCounts:
     rows whose label is null (left out of training and evaluation)."""
 
     rows: int
-    positives: int
     label_sum: float = 0.0
     unlabelled: int = 0
+
+    @property
+    def positives(self) -> int:
+        """A binary (0/1) label's count of 1s."""
+        return round(self.label_sum)
 
     @property
     def mean_label(self) -> float:
@@ -134,7 +138,7 @@ def split_counts(df: DataFrame, cfg: TrainSettings) -> dict[str, SplitCounts]:
         .collect()
     )
     counts = {
-        r["split"]: SplitCounts(int(r["n"]), int(r["pos"] or 0), float(r["pos"] or 0.0), int(r["all"]) - int(r["n"]))
+        r["split"]: SplitCounts(int(r["n"]), float(r["pos"] or 0.0), int(r["all"]) - int(r["n"]))
         for r in rows
         if r["split"]
     }
