@@ -19,12 +19,12 @@ scoring, promotion and monitoring never read.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -132,40 +132,30 @@ class BoosterModel:
         """`df`'s columns that are not vectors, with the model's output columns added (replaced
         when present)."""
         import numpy as np
-        from pyspark.ml.linalg import VectorUDT
-        from pyspark.sql.types import ArrayType, DoubleType, FloatType, StructField, StructType
+
+        from spark_ml.ml.driver import with_predictions
 
         if self.features not in df.columns:
             from spark_ml.errors import SchemaMismatchError
 
             raise SchemaMismatchError(f"cannot score: input is missing the feature vector column {self.features!r}")
-        # in xgboost.spark's order; the vectors travel as arrays
-        outputs = [self.raw_prediction, self.prediction, self.probability] if self.classifier else [self.prediction]
-        kept = [f for f in df.schema.fields if not isinstance(f.dataType, VectorUDT) and f.name not in outputs]
-        fields = [*kept, StructField(_FEATURES, ArrayType(FloatType()))]
-        fields += [StructField(n, DoubleType() if n == self.prediction else ArrayType(DoubleType())) for n in outputs]
-        names = [f.name for f in kept]
         booster = self
 
-        def apply(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-            for batch in batches:
-                if not len(batch):
-                    continue
-                predicted = booster.predict(np.stack(batch[_FEATURES].to_numpy()))
-                if booster.classifier:
-                    batch[booster.raw_prediction] = predicted["raw"].to_numpy()
-                batch[booster.prediction] = predicted["prediction"].to_numpy()
-                if booster.classifier:
-                    batch[booster.probability] = predicted["probability"].to_numpy()
-                yield batch
+        def predict(batch: pd.DataFrame) -> dict[str, Any]:
+            predicted = booster.predict(np.stack(batch[_FEATURES].to_numpy()))
+            if not booster.classifier:
+                return {booster.prediction: predicted["prediction"].to_numpy()}
+            return {
+                booster.raw_prediction: predicted["raw"].to_numpy(),
+                booster.prediction: predicted["prediction"].to_numpy(),
+                booster.probability: predicted["probability"].to_numpy(),
+            }
 
-        source = df.select(*names, vector_to_array(F.col(self.features), dtype="float32").alias(_FEATURES))
-        scored = source.mapInPandas(apply, StructType(fields)).drop(_FEATURES)
-        if not self.classifier:
-            return scored
-        return scored.withColumn(self.raw_prediction, array_to_vector(F.col(self.raw_prediction))).withColumn(
-            self.probability, array_to_vector(F.col(self.probability))
-        )
+        # xgboost.spark's columns, in its order
+        outputs = [self.raw_prediction, self.prediction, self.probability] if self.classifier else [self.prediction]
+        vectors = [self.raw_prediction, self.probability] if self.classifier else []
+        source = df.withColumn(_FEATURES, vector_to_array(F.col(self.features), dtype="float32"))
+        return with_predictions(source, predict, outputs, vectors, inputs=[_FEATURES])
 
 
 @dataclass

@@ -21,7 +21,7 @@ Spark Connect (collecting and mapInPandas need no JVM on the client).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,6 @@ from spark_ml.errors import ConfigError
 
 SINGLE_NODE = ("sklearn_hgb", "lightgbm")
 LABEL = "label"
-PROBABILITIES = "__probabilities"
 # HistGradientBoosting takes categorical codes below its max_bins (255): more categories stay codes.
 MAX_CATEGORIES = 250
 DEFAULT_MAX_DRIVER_ROWS = 2_000_000
@@ -100,26 +99,17 @@ class DriverModel:
             from spark_ml.errors import SchemaMismatchError
 
             raise SchemaMismatchError(f"cannot score: input is missing feature column(s) {', '.join(missing)}")
-        classifier = self.task != "regression"
-        replaced = [c for c in ("prediction", "probability", PROBABILITIES) if c in df.columns]
-        source = df.drop(*replaced)
-        fields = [*source.schema.fields, StructField("prediction", DoubleType())]
-        if classifier:
-            fields.append(StructField(PROBABILITIES, ArrayType(DoubleType())))
         model = self
 
-        def apply(batches: Iterator[Any]) -> Iterator[Any]:
-            for batch in batches:
-                prediction, probabilities = model.predict_frame(batch)
-                out = batch.assign(prediction=prediction)
-                if probabilities is not None:
-                    out[PROBABILITIES] = list(probabilities)
-                yield out
+        def predict(batch: Any) -> dict[str, Any]:
+            prediction, probabilities = model.predict_frame(batch)
+            return {
+                "prediction": prediction,
+                **({"probability": list(probabilities)} if probabilities is not None else {}),
+            }
 
-        scored = source.mapInPandas(apply, StructType(fields))
-        if not classifier:
-            return scored
-        return scored.withColumn("probability", array_to_vector(F.col(PROBABILITIES))).drop(PROBABILITIES)
+        vectors = ("probability",) if self.task != "regression" else ()
+        return with_predictions(df, predict, ("prediction", *vectors), vectors)
 
     def importances(self) -> tuple[str, list[tuple[str, float]]]:
         booster = self.pipeline[-1]
@@ -128,6 +118,35 @@ class DriverModel:
             return "none", []
         kind = "gain" if getattr(booster, "importance_type", "") == "gain" else "split count"
         return kind, [(name, float(v)) for name, v in zip(self.features, values, strict=True)]
+
+
+def with_predictions(
+    source: DataFrame,
+    predict: Callable[[Any], dict[str, Any]],
+    outputs: Sequence[str],
+    vectors: Sequence[str] = (),
+    *,
+    inputs: Sequence[str] = (),
+) -> DataFrame:
+    """`source` with a model's `outputs` (in that order, at the end), computed by `predict` from
+    each Arrow batch (a pandas DataFrame) in `mapInPandas`: those in `vectors` Spark ML vectors,
+    the others doubles. Arrow cannot carry Spark ML vectors through mapInPandas (pyspark fails to
+    serialize a VectorUDT back), so `source`'s vector columns are not in the result; nor are
+    `inputs`, columns made only for `predict` to read."""
+    from pyspark.ml.linalg import VectorUDT
+
+    kept = [f for f in source.schema.fields if not isinstance(f.dataType, VectorUDT) and f.name not in outputs]
+    fields = [*kept, *(StructField(n, ArrayType(DoubleType()) if n in vectors else DoubleType()) for n in outputs)]
+
+    def apply(batches: Iterator[Any]) -> Iterator[Any]:
+        for batch in batches:
+            if len(batch):
+                yield batch.assign(**predict(batch))
+
+    scored = source.select(*(f.name for f in kept)).mapInPandas(apply, StructType(fields)).drop(*inputs)
+    for name in vectors:
+        scored = scored.withColumn(name, array_to_vector(F.col(name)))
+    return scored
 
 
 def _frame(rows: Any, numeric: Sequence[str], categorical: Sequence[str]) -> Any:
