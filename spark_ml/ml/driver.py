@@ -15,7 +15,8 @@ sklearn flavour (pyfunc included). `DriverModel.transform` applies it inside Spa
 `mapInPandas`, one Arrow batch at a time on the executors (never a row-at-a-time UDF), and adds
 the columns Spark ML models add: `prediction` and, for classifiers, the `probability` vector, so
 evaluation, promotion, scoring and monitoring treat both kinds of model alike. Both work over
-Spark Connect (collecting and mapInPandas need no JVM on the client).
+Spark Connect (collecting and mapInPandas need no JVM on the client). `with_predictions` is that
+mapInPandas step, shared with the xgboost booster path (spark_ml.ml.booster).
 """
 
 from __future__ import annotations
