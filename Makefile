@@ -13,6 +13,7 @@ help:
 	@echo "make test         ruff, mypy, import contracts, notebook check, unit + integration tests, the Connect pass"
 	@echo "make test-fast    ruff, import contracts and the unit tests (the edit-test loop)"
 	@echo "make lint-workflows  actionlint on .github/workflows (built from Go modules when missing)"
+	@echo "make shared-from-cli  lay out the bundle schema from a databricks/cli checkout (CLI_SRC) as ../shared does"
 	@echo "make test-system  the tests that start other processes (wheel venv, spark-submit, cluster, kernels)"
 	@echo "make dev-start    a warm Spark Connect server: pytest --spark-connect FILE answers in seconds"
 	@echo "make wheel        build dist/spark_ml-<version>-py3-none-any.whl"

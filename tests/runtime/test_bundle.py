@@ -181,16 +181,44 @@ def test_targets_follow_the_deployment_mode_rules() -> None:
     assert all("host" not in t.get("workspace", {}) for t in targets.values())
 
 
-def test_staging_mirrors_prod() -> None:
-    """Staging rehearses what a release deploys: same mode, identity, folder rule, permissions and
-    paused schedules; only the catalog differs, so staging never writes prod's tables or model."""
-    targets = BUNDLE_CONFIG["targets"]
+def staging_differences(config: dict[str, Any]) -> list[str]:
+    """Where staging stops rehearsing prod: mode, identity, folder rule and permissions must be
+    equal, staging's schedules paused, and the two catalogs different. Prod's pause status is the
+    team's call (docs/deployment.md: unpaused once the first release ran), so it is not compared."""
+    targets = config["targets"]
     staging, prod = targets["staging"], targets["prod"]
-    for key in ("mode", "workspace", "run_as", "permissions", "presets"):
-        assert staging[key] == prod[key], key
-    for target in (staging, prod):
-        assert target["presets"]["trigger_pause_status"] == "PAUSED"
-    assert target_values(BUNDLE_CONFIG, "staging")["catalog"] != target_values(BUNDLE_CONFIG, "prod")["catalog"]
+    found = [f"{key} differs" for key in ("mode", "workspace", "run_as", "permissions") if staging[key] != prod[key]]
+    if staging.get("presets", {}).get("trigger_pause_status") != "PAUSED":
+        found.append("staging's schedules are not paused")
+    if prod.get("presets", {}).get("trigger_pause_status") not in ("PAUSED", "UNPAUSED"):
+        found.append("prod's trigger_pause_status is neither PAUSED nor UNPAUSED")
+    if target_values(config, "staging")["catalog"] == target_values(config, "prod")["catalog"]:
+        found.append("staging writes prod's catalog")
+    return found
+
+
+def test_staging_mirrors_prod() -> None:
+    """Staging rehearses what a release deploys: same mode, identity, folder rule, permissions,
+    paused schedules; only the catalog differs, so staging never writes prod's tables or model."""
+    assert BUNDLE_CONFIG["targets"]["prod"]["presets"]["trigger_pause_status"] == "PAUSED"  # as shipped
+    assert staging_differences(BUNDLE_CONFIG) == []
+
+
+def test_unpausing_prod_as_the_deployment_guide_says_keeps_the_bundle_checks_green() -> None:
+    """docs/deployment.md's last step sets prod's schedules to UNPAUSED: the mirror check allows it,
+    and still catches a staging that runs on schedule or writes prod's catalog."""
+    unpaused = copy.deepcopy(BUNDLE_CONFIG)
+    unpaused["targets"]["prod"]["presets"]["trigger_pause_status"] = "UNPAUSED"
+    assert staging_differences(unpaused) == []
+    broken = copy.deepcopy(unpaused)
+    broken["targets"]["staging"]["presets"]["trigger_pause_status"] = "UNPAUSED"
+    broken["targets"]["staging"]["variables"]["catalog"] = target_values(BUNDLE_CONFIG, "prod")["catalog"]
+    broken["targets"]["staging"]["run_as"] = {"user_name": "someone@example.com"}
+    assert staging_differences(broken) == [
+        "run_as differs",
+        "staging's schedules are not paused",
+        "staging writes prod's catalog",
+    ]
 
 
 def test_variables_need_deploy_time_values_only_where_intended() -> None:

@@ -135,3 +135,61 @@ def test_the_check_names_workflow_job_step_and_command(tmp_path: Path) -> None:
         "command, a spark-ml command nor an allowed line",
         "bad.yml: job build, cli: 'spark-ml no-such-command': not a spark-ml command of spark_ml.cli.build_parser()",
     ]
+
+
+# Environment variables that carry a credential or the identity the bundle runs as.
+CREDENTIALS = {"DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"}
+SECRET = re.compile(r"^\$\{\{\s*secrets\.[A-Z][A-Z0-9_]*\s*\}\}$")
+
+
+def credential_problems(workflow: dict[str, Any], name: str) -> list[str]:
+    """A credential is set only from the workflow's secrets, and only on a step that runs the
+    Databricks CLI: never at workflow or job level, where every step (package installs too) sees it."""
+    found: list[str] = []
+    scopes: list[tuple[str, dict[str, Any], str | None]] = [(f"{name}: workflow env", workflow.get("env") or {}, None)]
+    for job_key, job in (workflow.get("jobs") or {}).items():
+        scopes.append((f"{name}: job {job_key} env", job.get("env") or {}, None))
+        for index, step in enumerate(job.get("steps") or []):
+            label = f"{name}: job {job_key}, {step.get('name', f'step {index + 1}')}"
+            scopes.append((label, step.get("env") or {}, str(step.get("run", ""))))
+    for label, env, run in scopes:
+        for key, value in env.items():
+            if key not in CREDENTIALS and key != "BUNDLE_VAR_service_principal":
+                continue
+            if not SECRET.match(str(value)):
+                found.append(f"{label}: {key} is not set from secrets.*")
+            elif run is None or not any(line.startswith("databricks ") for line in _lines(run)):
+                found.append(f"{label}: {key} is visible beyond the databricks steps")
+    return found
+
+
+@pytest.mark.parametrize("path", _workflow_files(), ids=lambda p: p.name)
+def test_credentials_come_only_from_secrets_on_the_databricks_steps(path: Path) -> None:
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert credential_problems(workflow, path.name) == []
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"dapi[0-9a-f]{8,}|https://[\w.-]+\.(cloud\.databricks\.com|azuredatabricks\.net)", text)
+
+
+def test_the_credential_check_names_a_literal_and_a_workflow_wide_secret() -> None:
+    workflow = {
+        "env": {"DATABRICKS_CLIENT_SECRET": "${{ secrets.SP_SECRET }}"},
+        "jobs": {
+            "deploy": {
+                "steps": [
+                    {"run": "make wheel", "env": {"DATABRICKS_HOST": "${{ secrets.DATABRICKS_HOST }}"}},
+                    {"name": "ship", "run": "databricks bundle deploy", "env": {"DATABRICKS_TOKEN": "dapi123"}},
+                    {
+                        "name": "fine",
+                        "run": "databricks bundle validate",
+                        "env": {"DATABRICKS_HOST": "${{ secrets.H }}"},
+                    },
+                ]
+            }
+        },
+    }
+    assert credential_problems(workflow, "w.yml") == [
+        "w.yml: workflow env: DATABRICKS_CLIENT_SECRET is visible beyond the databricks steps",
+        "w.yml: job deploy, step 1: DATABRICKS_HOST is visible beyond the databricks steps",
+        "w.yml: job deploy, ship: DATABRICKS_TOKEN is not set from secrets.*",
+    ]
