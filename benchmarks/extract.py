@@ -170,14 +170,13 @@ def run_spark_ml(source: Path, options: set[str]) -> tuple[Outcome, str]:
     command += ["--root", str(folder), "--format", "json"]
     runnable = source.stem in RUNNABLE or ("--setup" in options and source.stem in SEEDED)
     verify = "--verify" in options and runnable
-    # --capture runs the notebook once: only where it runs here, and with its widgets' defaults
-    # (widgets_sql has none, so it keeps skeleton tests)
-    capture = "--capture" in options and runnable and source.stem not in CORPUS_WIDGETS
+    # --capture runs the notebook once: only where it runs here, with the widget values it needs
+    capture = "--capture" in options and runnable
     command += ["--capture"] if capture else []
     command += ["--verify"] if verify else []
     if source.stem in SEEDED and "--setup" in options and (capture or verify):
         (folder / "seed.py").write_text(CORPUS_SEED, encoding="utf-8")
-        command += ["--setup", str(folder / "seed.py"), *(CORPUS_WIDGETS.get(source.stem, []) if verify else [])]
+        command += ["--setup", str(folder / "seed.py"), *CORPUS_WIDGETS.get(source.stem, [])]
     env = kernel_env(folder, Path(sys.executable))
     started = time.perf_counter()
     out = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)

@@ -122,10 +122,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     moved.add_argument(
         "--kernel", default=None, help="with --capture or --verify: kernel name (default: the notebook's, else python3)"
     )
-    _add_run_inputs(moved, "--capture or --verify", widget_flag="--verify")
+    _add_run_inputs(moved, "--capture or --verify")
 
 
-def _add_run_inputs(parser: argparse.ArgumentParser, flag: str, widget_flag: str | None = None) -> None:
+def _add_run_inputs(parser: argparse.ArgumentParser, flag: str) -> None:
     parser.add_argument(
         "--setup",
         metavar="FILE",
@@ -137,8 +137,7 @@ def _add_run_inputs(parser: argparse.ArgumentParser, flag: str, widget_flag: str
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help=f"with {widget_flag or flag}: the value dbutils.widgets.get(NAME) gives (repeatable; default: the "
-        "widget's default)",
+        help=f"with {flag}: the value dbutils.widgets.get(NAME) gives (repeatable; default: the widget's default)",
     )
 
 
@@ -148,16 +147,21 @@ def run_options(args: argparse.Namespace, flag: str, timeout: int, pythonpath: P
         given = [name for name, value in (("--setup", args.setup), ("--widget", args.widget)) if value]
         if given:
             raise ConfigError(f"{' and '.join(given)} only apply with {flag}")
+    setup = Path(args.setup) if args.setup is not None else None
+    if setup is not None and not setup.is_file():
+        raise ConfigError(f"--setup {setup}: no such file")
+    return RunOptions(setup, _widgets(args), (pythonpath,), timeout, args.kernel)
+
+
+def _widgets(args: argparse.Namespace) -> dict[str, str]:
+    """--widget NAME=VALUE options as a dict (a malformed one is a usage error naming it)."""
     widgets = {}
     for item in args.widget:
         name, equals, value = item.partition("=")
         if not equals or not name.strip():
             raise ConfigError(f"--widget {item!r}: expected NAME=VALUE, e.g. --widget run_date=2013-01-01")
         widgets[name.strip()] = value
-    setup = Path(args.setup) if args.setup is not None else None
-    if setup is not None and not setup.is_file():
-        raise ConfigError(f"--setup {setup}: no such file")
-    return RunOptions(setup, widgets, (pythonpath,), timeout, args.kernel)
+    return widgets
 
 
 def run(args: argparse.Namespace, loaded: Settings) -> int:
@@ -189,8 +193,8 @@ def run(args: argparse.Namespace, loaded: Settings) -> int:
             raise ConfigError("--verify runs what extract writes: it cannot be combined with --dry-run")
         if (args.setup is not None or args.kernel is not None) and not (args.capture or args.verify):
             raise ConfigError("--setup and --kernel only apply with --capture or --verify")
-        if args.widget and not args.verify:
-            raise ConfigError("--widget only applies with --verify")
+        if args.widget and not (args.capture or args.verify):
+            raise ConfigError("--widget only applies with --capture or --verify")
         verify_options = (
             run_options(args, "--verify", settings.cell_timeout_seconds, Path(args.root)) if args.verify else None
         )
@@ -229,4 +233,4 @@ def _capture_options(args: argparse.Namespace, settings: NotebookSettings) -> Ca
     if not args.capture:
         return None
     setup = Path(args.setup) if args.setup is not None else None
-    return CaptureOptions(args.limit, setup, args.kernel, settings.cell_timeout_seconds)
+    return CaptureOptions(args.limit, setup, args.kernel, settings.cell_timeout_seconds, _widgets(args))

@@ -6,7 +6,8 @@ The run is the original notebook as the extraction staged it: each step written 
 Only Python cells run (magics are no-ops, `%sql` and other languages are skipped). Before the first
 cell a preamble cell gives what a Databricks runtime provides when the notebook does not bind it:
 `spark` (a local[1] session, UTC, a temporary warehouse), `display`/`displayHTML` (no-ops) and a
-`dbutils` whose widgets serve their defaults and whose `secrets.get` returns "***"; then the
+`dbutils` whose widgets serve the `--widget` values, else their defaults, and whose `secrets.get`
+returns "***"; then the
 `--setup` file (Python that creates the tables the notebook reads, say) runs in the same kernel.
 Right after each extracted def, a statement wraps the function (spark_ml.notebook.capture_kernel);
 the last cell writes the records to a JSON file in a temporary folder, read back here.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ DBUTILS = """
 
 class _Widgets:
     def __init__(self):
-        self.values = {}
+        self.values = dict(__WIDGETS__)
 
     def _define(self, name, default_value="", *args, **kwargs):
         self.values.setdefault(name, default_value)
@@ -79,7 +80,7 @@ class _Widgets:
 
     def get(self, name):
         if name not in self.values:
-            raise KeyError(f"widget {name!r} has no default in this capture run: define it with dbutils.widgets.text")
+            raise KeyError(f"widget {name!r} has no value in this capture run: pass --widget {name}=VALUE")
         return self.values[name]
 
     def getArgument(self, name, default=None):
@@ -119,6 +120,8 @@ class CaptureOptions:
     setup: Path | None = None
     kernel: str | None = None
     timeout: int = 600
+    # what dbutils.widgets.get(NAME) gives (--widget NAME=VALUE); other widgets serve their defaults
+    widgets: dict[str, str] = field(default_factory=dict)
 
 
 def not_capturable(function: Function) -> str | None:
@@ -156,7 +159,8 @@ def capture_notebook(ctx: Context, plan: Plan, options: CaptureOptions, records:
     preamble = PREAMBLE.format(folder=str(source.resolve().parent))
     preamble += "" if "spark" in bound else SESSION
     preamble += "" if bound & {"display", "displayHTML"} else DISPLAY
-    preamble += "" if "dbutils" in bound else DBUTILS
+    widgets = repr(dict(sorted(options.widgets.items())))
+    preamble += "" if "dbutils" in bound else DBUTILS.replace("__WIDGETS__", widgets)
     config = {
         "limit": options.limit,
         "strong_words": sorted(STRONG_WORDS),

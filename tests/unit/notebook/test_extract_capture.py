@@ -1,10 +1,11 @@
 """`notebook extract --capture`: the generated characterization tests pass, and fail when the code changes.
 
-Two corpus notebooks (late_flights.ipynb, and the Databricks source steps.py) are extracted with
---capture once per module (one kernel each), with a --setup file that writes the `bronze.flights`
-and `bronze.carriers` tables they read. The generated tests then run in one pytest subprocess (one
-JVM): the captured ones pass and the skeletons fail. Then THRESHOLD is changed in both generated
-modules and the captured tests that depend on it must fail. Run this file under
+Three corpus notebooks (late_flights.ipynb, and the Databricks sources steps.py and widgets_sql.py,
+whose widget has no default: `--widget run_date=...`) are extracted with --capture once per module
+(one kernel each), with a --setup file that writes the `bronze.flights` and `bronze.carriers` tables
+they read. The generated tests then run in one pytest subprocess (one JVM): the captured ones pass
+and the skeletons fail. Then THRESHOLD is changed in the generated modules, and the comparison in
+on_run_date's body, and the captured tests that depend on them must fail. Run this file under
 `flock /tmp/spark.lock` on a shared machine: it starts two kernels (each with Spark) and two pytest
 processes with Spark, and takes no lock itself (a nested flock on the same file would wait forever).
 """
@@ -26,7 +27,9 @@ from tests.unit.notebook.extract_spec import CORPUS_SEED, EXTRACT_DIR
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 SETUP = CORPUS_SEED  # bronze.flights and bronze.carriers, in the capture kernel
-NOTEBOOKS = {"late": "late_flights.ipynb", "steps": "steps.py"}
+NOTEBOOKS = {"late": "late_flights.ipynb", "steps": "steps.py", "widgets": "widgets_sql.py"}
+# run_date 2013-01-01: the day of the first rows, so the 4 sampled rows give a non-empty output
+WIDGETS = {"widgets": ["--widget", "run_date=2013-01-01"]}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +40,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, kernel_name: str) -> Path:
         notebook = Path(shutil.copy(EXTRACT_DIR / name, root / name))
         args = ["notebook", "extract", str(notebook), "--module", f"flights_pkg.{module}", "--root", str(root)]
         args += ["--capture", "--setup", str(root / "setup_tables.py"), "--kernel", kernel_name, "--limit", "4"]
+        args += WIDGETS.get(module, [])
         assert cli.main(args) == 0
     return root
 
@@ -66,7 +70,10 @@ def test_captured_tests_pass_and_fail_when_the_code_changes(project: Path) -> No
         "test_steps.py::test_clean_flights_captured": "PASSED",
         "test_steps.py::test_late_by_carrier_captured": "PASSED",
         "test_steps.py::test_route_counts_captured": "PASSED",
+        "test_widgets.py::test_on_run_date_captured": "PASSED",
     }
+    widgets = (project / "tests" / "unit" / "test_widgets.py").read_text(encoding="utf-8")
+    assert 'run_date="2013-01-01"' in widgets  # the widget's value, passed as the notebook passes it
     for module in ("late", "steps"):
         path = project / "flights_pkg" / f"{module}.py"
         text = path.read_text(encoding="utf-8")
@@ -79,4 +86,11 @@ def test_captured_tests_pass_and_fail_when_the_code_changes(project: Path) -> No
         "test_steps.py::test_clean_flights_captured": "PASSED",  # does not read the threshold
         "test_steps.py::test_late_by_carrier_captured": "FAILED",
         "test_steps.py::test_route_counts_captured": "PASSED",
+        "test_widgets.py::test_on_run_date_captured": "PASSED",  # reads no threshold
     }
+    # a deliberate change to a function's body: the day's flights become the other days'
+    path = project / "flights_pkg" / "widgets.py"
+    text = path.read_text(encoding="utf-8")
+    assert '.filter(F.col("flight_date") == run_date)' in text
+    path.write_text(text.replace("== run_date)", "!= run_date)"), encoding="utf-8")
+    assert pytest_run(project, "tests/unit/test_widgets.py") == {"test_widgets.py::test_on_run_date_captured": "FAILED"}

@@ -284,6 +284,28 @@ def test_the_capture_run_wraps_each_function_right_after_its_def(tmp_path: Path)
     assert not any(label.startswith("cell 1 ") for label in labels)  # the markdown title does not run
 
 
+def test_widget_values_reach_the_capture_run_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    """--widget NAME=VALUE is what dbutils.widgets.get gives in the capture kernel (a widget the
+    notebook defines keeps its default unless given); a widget with neither fails naming the option."""
+    notebook = Path(shutil.copy(EXTRACT_DIR / "widgets_sql.py", tmp_path / "widgets_sql.py"))
+    extraction = extract(notebook, "flights_pkg.widgets_sql", tmp_path)
+    assert extraction.context is not None
+    assert extraction.plan is not None
+    options = CaptureOptions(widgets={"run_date": "2013-01-02", "env": "dev"})
+    nb, _ = capture_notebook(extraction.context, extraction.plan, options, tmp_path / "records.json")
+    preamble = nb.cells[0].source
+    assert "self.values = dict({'env': 'dev', 'run_date': '2013-01-02'})" in preamble
+    fake = preamble[preamble.index("class _Widgets:") : preamble.index("dbutils = _DBUtils()")]
+    namespace: dict[str, Any] = {}
+    exec(f"{fake}dbutils = _DBUtils()\n", namespace)  # the preamble's own dbutils, without a kernel
+    widgets = namespace["dbutils"].widgets
+    widgets.text("run_date", "2013-01-01")  # the notebook's own default does not replace the given value
+    widgets.text("carrier", "AA")
+    assert (widgets.get("run_date"), widgets.get("carrier")) == ("2013-01-02", "AA")
+    with pytest.raises(KeyError, match=r"widget 'month' has no value in this capture run: pass --widget month=VALUE"):
+        widgets.get("month")
+
+
 @pytest.mark.system
 @pytest.mark.parametrize(("name", "fmt"), [("late_flights", "ipynb"), ("steps", "py"), ("udf_dict", "py")])
 def test_generated_tests_pass_ruff(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, fmt: str) -> None:

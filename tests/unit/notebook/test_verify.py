@@ -166,13 +166,13 @@ def test_a_module_change_the_notebook_does_not_depend_on_passes(
 @pytest.mark.parametrize(
     ("name", "fmt", "widgets", "outputs", "tables"),
     [
+        # Every runnable corpus notebook once (about 90 s each: two Spark kernels on two cores), in
         # both formats where the format changes what runs: the %%sql magic and the Databricks %sql
-        # cell (about 90 s each: two Spark kernels on two cores). The steps notebook runs in both
-        # formats above; late_flights runs in a kernel in the --capture test; udf_dict's rewrite is
-        # checked without a kernel (tests/unit/notebook/test_extract.py: the UDF keeps its decorator
-        # and reads its dict as a module constant).
+        # cell. The steps notebook runs in both formats above.
         ("widgets_sql", "ipynb", ["--widget", "run_date=2013-01-02"], 2, 2),  # the %sql count and the display
         ("widgets_sql", "py", ["--widget", "run_date=2013-01-02"], 2, 2),
+        ("late_flights", "ipynb", [], 1, 2),  # functions reading globals of each kind, the display
+        ("udf_dict", "py", [], 1, 2),  # a UDF closing over a dict: Spark's Python workers import the module
     ],
 )
 def test_extract_verify_passes_for_the_other_runnable_corpus_notebooks(
@@ -222,7 +222,7 @@ def test_verify_cannot_be_combined_with_dry_run(tmp_path: Path, capsys: pytest.C
     assert cli.main([*args, "--verify", "--dry-run"]) == 2
     assert "--verify runs what extract writes: it cannot be combined with --dry-run" in capsys.readouterr().err
     assert cli.main([*args, "--widget", "run_date=2013-01-01"]) == 2
-    assert "--widget only applies with --verify" in capsys.readouterr().err
+    assert "--widget only applies with --capture or --verify" in capsys.readouterr().err
     assert cli.main([*args, "--setup", str(notebook)]) == 2
     assert "--setup and --kernel only apply with --capture or --verify" in capsys.readouterr().err
     assert not (tmp_path / "steps.extracted.py").exists()
