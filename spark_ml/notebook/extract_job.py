@@ -1,10 +1,13 @@
 """`notebook extract --job NAME`: `jobs/NAME.py`, the rewritten notebook's path from its reads to its writes.
 
-The job is the backward slice of the extracted notebook from its writes: every top-level statement
-that writes (`.write`, `.writeStream`, `.writeTo`, `saveAsTable`, `insertInto`), and every earlier
-statement that binds a name one of those (transitively) reads, in notebook order: the reads, the calls
-of the extracted steps and functions, the writes. `display`, `show`, `print` and anything else that
-writes nothing no write needs are left out. The imports it needs are regrouped in ruff's order.
+The job is the backward slice of the extracted notebook from its writes and its other effects: every
+top-level statement that writes (`.write`, `.writeStream`, `.writeTo`, `saveAsTable`, `insertInto`),
+every statement that may act beyond the names it binds (a `with` block, a loop, a bare call such as
+`spark.sql("CREATE ...")` or an archive's `extract`: a later read may need the file or table it
+makes, which no name says), and every earlier statement that binds a name one of those (transitively)
+reads, in notebook order: the reads, the calls of the extracted steps and functions, the writes. What
+only shows (`display`, `.show()`, `print`, `printSchema`, `explain`), widget definitions and plain
+assignments that nothing chosen reads are left out. The imports it needs are regrouped in ruff's order.
 
 Widget values become command-line options: `dbutils.widgets.get("run_date")` (or `getArgument`)
 reads `args.run_date`, given as `--run_date VALUE`, defaulting to the value of the notebook's
@@ -27,6 +30,7 @@ JOB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 WRITES = frozenset({"write", "writeStream", "writeTo", "saveAsTable", "insertInto"})
 WIDGET_DEFINITIONS = frozenset({"text", "dropdown", "combobox", "multiselect"})
 BINDING = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+SHOWS = frozenset({"display", "displayHTML", "print", "show", "printSchema", "explain"})
 
 
 def check_job_name(name: str) -> None:
@@ -36,6 +40,25 @@ def check_job_name(name: str) -> None:
 
 def _writes(statement: ast.stmt) -> bool:
     return any(isinstance(sub, ast.Attribute) and sub.attr in WRITES for sub in ast.walk(statement))
+
+
+def _only_shows(call: ast.expr) -> bool:
+    """`display(...)`, `print(...)`, `df.show()`, `df.printSchema()`, `df.explain()`."""
+    if not isinstance(call, ast.Call):
+        return False
+    func = call.func
+    return (isinstance(func, ast.Name) and func.id in SHOWS) or (isinstance(func, ast.Attribute) and func.attr in SHOWS)
+
+
+def _acts(statement: ast.stmt) -> bool:
+    """May it act beyond binding names (files, tables, settings)? Definitions, imports, assignments
+    and what only shows do not; a statement using a name only a notebook provides (a widget
+    definition, `dbutils.fs`) is left to the notebook, as before."""
+    if isinstance(statement, (*BINDING, ast.AugAssign, ast.Pass)):
+        return False
+    if isinstance(statement, ast.Expr) and (_only_shows(statement.value) or isinstance(statement.value, ast.Constant)):
+        return False
+    return not any(isinstance(sub, ast.Name) and sub.id in NOTEBOOK_ONLY for sub in ast.walk(statement))
 
 
 def _widget(node: ast.AST) -> str | None:
@@ -110,7 +133,7 @@ def job_text(
     needed: set[str] = set()
     for cell, statement, text in reversed(statements):
         reads, binds = names_of(cell, statement)
-        if _writes(statement) or binds & needed:
+        if _writes(statement) or binds & needed or _acts(statement):
             chosen.append((cell, statement, text, reads, set(needed)))
             if isinstance(statement, BINDING):
                 needed -= binds
@@ -162,9 +185,11 @@ def job_text(
             option.append(f"default={defaults[widget]}" if widget in defaults else "required=True")
             head.append(f"    parser.add_argument({', '.join(option)})")
         head.append("    args = parser.parse_args(argv)")
-    if "spark" in used:
+    # the notebook's own session statement, when the job keeps it, makes the session; else getOrCreate
+    builds_session = any("spark" in names_of(cell, statement)[1] for cell, statement, *_ in chosen)
+    if "spark" in used and not builds_session:
         head.append("    spark = SparkSession.builder.getOrCreate()")
-    else:
+    elif "SparkSession" not in used:
         members["pyspark.sql"].pop("SparkSession")
     usage = " ".join(f"[--{w} VALUE]" if w in defaults else f"--{w} VALUE" for w in widgets)
     doc = [

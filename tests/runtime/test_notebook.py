@@ -8,10 +8,12 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from spark_ml import cli
@@ -62,18 +64,34 @@ def test_the_notebook_runs_top_to_bottom_on_real_tables(
 
 @pytest.mark.slow
 def test_the_extracted_before_notebook_prints_and_writes_what_the_original_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], spark: SparkSession
 ) -> None:
     """notebooks/flight_delays_before.ipynb and its extraction, each in a fresh kernel on its own Spark:
     the same printed output and the same parquet table. The kernels see the module through PYTHONPATH
-    (Spark's Python workers import the UDF from it) and run UDFs with this interpreter."""
+    (Spark's Python workers import the UDF from it) and run UDFs with this interpreter. Then the job
+    extract wrote runs under spark-submit in an empty folder (it unpacks the CSV the notebook unpacks)
+    and writes exactly the rows the original notebook wrote."""
     before = Path(shutil.copy(REPO / "notebooks" / "flight_delays_before.ipynb", tmp_path / "before.ipynb"))
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     args = ["notebook", "extract", str(before), "--module", "flight_delays.steps", "--root", str(tmp_path)]
-    assert cli.main([*args, "--verify"]) == 0
+    assert cli.main([*args, "--verify", "--job", "late_by_carrier"]) == 0
     report = capsys.readouterr().out
     # both ran to the end, printed the same lines and wrote the same summary table (a parquet folder)
     assert re.search(r"^original before\.ipynb: ran \d+ code cells", report, re.M), report
     assert re.search(r"^rewritten before\.extracted\.ipynb: ran \d+ code cells", report, re.M), report
     assert re.search(r"^the same: [1-9]\d* outputs, [1-9]\d* tables, \d+ files written compared$", report, re.M), report
+
+    original = tmp_path / "original"
+    original.mkdir()
+    assert run_notebook(Path(shutil.copy(before, original / "before.ipynb"))).ok
+    submitted = tmp_path / "submitted"
+    submitted.mkdir()
+    spark_submit = str(Path(sys.executable).with_name("spark-submit"))
+    job = [spark_submit, "--master", "local[2]", str(tmp_path / "jobs" / "late_by_carrier.py")]
+    done = subprocess.run(job, cwd=submitted, capture_output=True, text=True, check=False, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    written = spark.read.parquet(str(submitted / "output" / "late_by_carrier"))
+    expected = spark.read.parquet(str(original / "output" / "late_by_carrier"))
+    assert written.count() > 10
+    assert_df_equality(written, expected, ignore_row_order=True)

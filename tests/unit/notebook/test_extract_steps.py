@@ -289,3 +289,40 @@ def test_job_name_must_be_an_identifier(tmp_path: Path, capsys: pytest.CaptureFi
 )  # fmt: skip
 def test_headings_become_function_names(title: str, name: str) -> None:
     assert slug(title) == name
+
+
+def test_a_job_keeps_what_acts_beyond_its_names_and_drops_what_only_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A later read may need the file or table an earlier statement makes, which no name says: the
+    archive's extract and the CREATE stay in the job; print, show, display and a widget definition do
+    not. The notebook's own session statement makes the job's session (no second getOrCreate)."""
+    notebook = notebook_of(
+        tmp_path,
+        "import zipfile\n"
+        "from pyspark.sql import SparkSession\n"
+        'spark = SparkSession.builder.appName("mine").getOrCreate()\n'
+        'dbutils.widgets.text("unused", "x")\n'
+        'with zipfile.ZipFile("in.zip") as archive:\n'
+        '    archive.extract("flights.csv", "data")\n'
+        'spark.sql("CREATE DATABASE IF NOT EXISTS silver")\n'
+        'flights = spark.read.csv("data/flights.csv", header=True)\n'
+        "print(flights.count())\n"
+        "flights.show(3)",
+        "# step: late_rows\nlate = flights.limit(1)",
+        'display(late)\nlate.write.saveAsTable("silver.late")',
+    )
+    code, _, err = run(capsys, notebook, tmp_path, "--job", "late_job")
+    assert code == 0, err
+    job = (tmp_path / "jobs" / "late_job.py").read_text(encoding="utf-8")
+    body = job[job.index("def main() -> None:") :].split("\n\n\nif __name__")[0]
+    assert body.split("\n")[1:] == [
+        '    spark = SparkSession.builder.appName("mine").getOrCreate()',
+        '    with zipfile.ZipFile("in.zip") as archive:',
+        '        archive.extract("flights.csv", "data")',
+        '    spark.sql("CREATE DATABASE IF NOT EXISTS silver")',
+        '    flights = spark.read.csv("data/flights.csv", header=True)',
+        "    late = late_rows(flights)",
+        '    late.write.saveAsTable("silver.late")',
+    ]
+    assert "import zipfile\n" in job
