@@ -72,6 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # compiling generated code and planning adaptive shuffles cost more than running the query. Measured
 # on 121 Spark-heavy unit tests (quality, Delta I/O, ML, transforms): 171 s -> 141 s. Results do not
 # depend on them (the same tests pass either way); runs that read the world keep the local defaults.
+# So a test's settings follow the selection it runs in: `make test-fast`, the unit lane of `make test`
+# and `pytest FILE` get these; a selection with a world test (the world lane) gets the defaults.
 SMALL_DATA_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",

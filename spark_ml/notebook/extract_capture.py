@@ -70,21 +70,28 @@ displayHTML = display
 DBUTILS = """
 
 class _Widgets:
+    # as spark_ml.io.notebook_kernel.Widgets serves --verify: a given value wins over the default
     def __init__(self):
-        self.values = dict(__WIDGETS__)
+        self.given = dict(__WIDGETS__)
+        self.values = {}
 
-    def _define(self, name, default_value="", *args, **kwargs):
-        self.values.setdefault(name, default_value)
+    def _define(self, name, defaultValue="", *args, **kwargs):
+        self.values[name] = self.given.get(name, "" if defaultValue is None else str(defaultValue))
 
     text = dropdown = combobox = multiselect = _define
 
     def get(self, name):
-        if name not in self.values:
-            raise KeyError(f"widget {name!r} has no value in this capture run: pass --widget {name}=VALUE")
-        return self.values[name]
+        if name in self.values:
+            return self.values[name]
+        if name in self.given:
+            return self.given[name]
+        raise KeyError(f"widget {name!r} has no value in this capture run: pass --widget {name}=VALUE")
 
-    def getArgument(self, name, default=None):
-        return self.values.get(name, default)
+    def getArgument(self, name, optional=None):
+        try:
+            return self.get(name)
+        except KeyError:
+            return optional
 
     def removeAll(self):
         self.values.clear()
@@ -104,6 +111,7 @@ class _DBUtils:
 
 
 dbutils = _DBUtils()
+getArgument = dbutils.widgets.getArgument
 """
 LOAD = """
 import types as _types

@@ -1,19 +1,22 @@
 """`notebook extract --job NAME`: `jobs/NAME.py`, the rewritten notebook's path from its reads to its writes.
 
 The job is the backward slice of the extracted notebook from its writes and its other effects: every
-top-level statement that writes (`.write`, `.writeStream`, `.writeTo`, `saveAsTable`, `insertInto`),
-every statement that may act beyond the names it binds (a `with` block, a loop, a bare call such as
-`spark.sql("CREATE ...")` or an archive's `extract`: a later read may need the file or table it
-makes, which no name says), and every earlier statement that binds a name one of those (transitively)
-reads, in notebook order: the reads, the calls of the extracted steps and functions, the writes. What
-only shows (`display`, `.show()`, `print`, `printSchema`, `explain`), widget definitions and plain
-assignments that nothing chosen reads are left out. The imports it needs are regrouped in ruff's order.
+top-level statement that writes (`.write`, `.writeStream`, `.writeTo`, `saveAsTable`, `insertInto`);
+before the last write, every statement that may act beyond the names it binds (a bare call such as
+`spark.sql("CREATE ...")`, `createOrReplaceTempView` or an archive's `extract`, or a `with`, loop,
+`if` or `try` holding one: a later read may need the file, view or table it makes, which no name
+says); and every earlier statement that binds a name one of those (transitively) reads, in notebook
+order. Left out: what only shows or computes a value to look at (`display`, `print`, `.show()`,
+`.count()`, `.toPandas()`, `.head()`, plots), widget definitions, bare names, `del`, `assert`, and
+assignments nothing chosen reads. The imports it needs are regrouped in ruff's order.
 
 Widget values become command-line options: `dbutils.widgets.get("run_date")` (or `getArgument`)
 reads `args.run_date`, given as `--run_date VALUE`, defaulting to the value of the notebook's
 `dbutils.widgets.text/dropdown/combobox("run_date", DEFAULT, ...)` when it has one, else required.
-`spark` is `SparkSession.builder.getOrCreate()`. Any other name only a notebook provides (`dbutils`
-for secrets, `display`, `sc`) in a statement the job needs refuses it, naming the cell and line.
+`spark` is `SparkSession.builder.getOrCreate()`, first, so spark-submit's `--master` and `--conf` make
+the session (a session statement of the notebook's own, when kept, then returns it). Any other name
+only a notebook provides (`dbutils` for secrets or files, `display`, `sc`) in a statement the job
+needs refuses it, naming the cell and line.
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ WRITES = frozenset({"write", "writeStream", "writeTo", "saveAsTable", "insertInt
 WIDGET_DEFINITIONS = frozenset({"text", "dropdown", "combobox", "multiselect"})
 BINDING = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 SHOWS = frozenset({"display", "displayHTML", "print", "show", "printSchema", "explain"})
+# calls that compute something to look at, never a change a later read could need
+LOOKS = frozenset(
+    {"head", "take", "collect", "count", "first", "toPandas", "describe", "summary", "limit", "plot", "hist"}
+    | {"cache", "persist", "unpersist"}  # a job computes each frame once: caching changes no result
+)
+PLOTTING = frozenset({"plt", "sns", "px", "matplotlib", "seaborn"})
 
 
 def check_job_name(name: str) -> None:
@@ -42,23 +51,43 @@ def _writes(statement: ast.stmt) -> bool:
     return any(isinstance(sub, ast.Attribute) and sub.attr in WRITES for sub in ast.walk(statement))
 
 
-def _only_shows(call: ast.expr) -> bool:
-    """`display(...)`, `print(...)`, `df.show()`, `df.printSchema()`, `df.explain()`."""
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _effect_call(call: ast.expr) -> bool:
+    """A bare call that may act: anything but what only shows or computes a value to look at
+    (`display`, `print`, `.show()`, `.count()`, `.toPandas()`, a plot) and widget definitions."""
     if not isinstance(call, ast.Call):
         return False
+    name = _call_name(call)
+    if name in SHOWS or name in LOOKS:
+        return False
+    if _root(call) in PLOTTING:
+        return False
     func = call.func
-    return (isinstance(func, ast.Name) and func.id in SHOWS) or (isinstance(func, ast.Attribute) and func.attr in SHOWS)
+    widgets = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) and func.value.attr == "widgets"
+    return not widgets
 
 
 def _acts(statement: ast.stmt) -> bool:
-    """May it act beyond binding names (files, tables, settings)? Definitions, imports, assignments
-    and what only shows do not; a statement using a name only a notebook provides (a widget
-    definition, `dbutils.fs`) is left to the notebook, as before."""
-    if isinstance(statement, (*BINDING, ast.AugAssign, ast.Pass)):
-        return False
-    if isinstance(statement, ast.Expr) and (_only_shows(statement.value) or isinstance(statement.value, ast.Constant)):
-        return False
-    return not any(isinstance(sub, ast.Name) and sub.id in NOTEBOOK_ONLY for sub in ast.walk(statement))
+    """May it act beyond the names it binds (a file, a table, a setting)? A bare call that may act
+    (see _effect_call), or a `with`, loop, `if` or `try` whose body holds one. Definitions, imports,
+    assignments, `del`, `assert` and bare names or values do not."""
+    if isinstance(statement, ast.Expr):
+        return _effect_call(statement.value)
+    if isinstance(statement, (ast.With, ast.For, ast.While, ast.If, ast.Try)):
+        bodies = [statement.body, getattr(statement, "orelse", []), getattr(statement, "finalbody", [])]
+        bodies += [handler.body for handler in getattr(statement, "handlers", [])]
+        return any(_acts(inner) for body in bodies for inner in body)
+    return False
 
 
 def _widget(node: ast.AST) -> str | None:
@@ -131,9 +160,10 @@ def job_text(
         )
     chosen: list[tuple[Cell, ast.stmt, str, list[str], set[str]]] = []
     needed: set[str] = set()
-    for cell, statement, text in reversed(statements):
+    last_write = max(i for i, (_, statement, _) in enumerate(statements) if _writes(statement))
+    for index, (cell, statement, text) in reversed(list(enumerate(statements))):
         reads, binds = names_of(cell, statement)
-        if _writes(statement) or binds & needed or _acts(statement):
+        if _writes(statement) or binds & needed or (index < last_write and _acts(statement)):
             chosen.append((cell, statement, text, reads, set(needed)))
             if isinstance(statement, BINDING):
                 needed -= binds
@@ -185,9 +215,10 @@ def job_text(
             option.append(f"default={defaults[widget]}" if widget in defaults else "required=True")
             head.append(f"    parser.add_argument({', '.join(option)})")
         head.append("    args = parser.parse_args(argv)")
-    # the notebook's own session statement, when the job keeps it, makes the session; else getOrCreate
-    builds_session = any("spark" in names_of(cell, statement)[1] for cell, statement, *_ in chosen)
-    if "spark" in used and not builds_session:
+    # The session comes first, from getOrCreate: spark-submit's --master and --conf make it. A session
+    # statement of the notebook's own, kept below, then returns it (a master set in code would
+    # otherwise win over --master and run a cluster job on the driver).
+    if "spark" in used:
         head.append("    spark = SparkSession.builder.getOrCreate()")
     elif "SparkSession" not in used:
         members["pyspark.sql"].pop("SparkSession")

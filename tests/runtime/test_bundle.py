@@ -188,6 +188,9 @@ def staging_differences(config: dict[str, Any]) -> list[str]:
     targets = config["targets"]
     staging, prod = targets["staging"], targets["prod"]
     found = [f"{key} differs" for key in ("mode", "workspace", "run_as", "permissions") if staging[key] != prod[key]]
+    presets = [{k: v for k, v in t.get("presets", {}).items() if k != "trigger_pause_status"} for t in (staging, prod)]
+    if presets[0] != presets[1]:
+        found.append("presets other than trigger_pause_status differ")
     if staging.get("presets", {}).get("trigger_pause_status") != "PAUSED":
         found.append("staging's schedules are not paused")
     if prod.get("presets", {}).get("trigger_pause_status") not in ("PAUSED", "UNPAUSED"):
@@ -200,7 +203,6 @@ def staging_differences(config: dict[str, Any]) -> list[str]:
 def test_staging_mirrors_prod() -> None:
     """Staging rehearses what a release deploys: same mode, identity, folder rule, permissions,
     paused schedules; only the catalog differs, so staging never writes prod's tables or model."""
-    assert BUNDLE_CONFIG["targets"]["prod"]["presets"]["trigger_pause_status"] == "PAUSED"  # as shipped
     assert staging_differences(BUNDLE_CONFIG) == []
 
 
@@ -214,8 +216,10 @@ def test_unpausing_prod_as_the_deployment_guide_says_keeps_the_bundle_checks_gre
     broken["targets"]["staging"]["presets"]["trigger_pause_status"] = "UNPAUSED"
     broken["targets"]["staging"]["variables"]["catalog"] = target_values(BUNDLE_CONFIG, "prod")["catalog"]
     broken["targets"]["staging"]["run_as"] = {"user_name": "someone@example.com"}
+    broken["targets"]["staging"]["presets"]["name_prefix"] = "[rehearsal] "
     assert staging_differences(broken) == [
         "run_as differs",
+        "presets other than trigger_pause_status differ",
         "staging's schedules are not paused",
         "staging writes prod's catalog",
     ]

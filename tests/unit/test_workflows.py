@@ -138,29 +138,43 @@ def test_the_check_names_workflow_job_step_and_command(tmp_path: Path) -> None:
 
 
 # Environment variables that carry a credential or the identity the bundle runs as.
-CREDENTIALS = {"DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"}
+CREDENTIALS = {
+    "DATABRICKS_HOST",
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_ACCOUNT_ID",
+    "DATABRICKS_AZURE_CLIENT_SECRET",
+    "ARM_CLIENT_SECRET",
+    "BUNDLE_VAR_service_principal",
+}
 SECRET = re.compile(r"^\$\{\{\s*secrets\.[A-Z][A-Z0-9_]*\s*\}\}$")
 
 
 def credential_problems(workflow: dict[str, Any], name: str) -> list[str]:
-    """A credential is set only from the workflow's secrets, and only on a step that runs the
-    Databricks CLI: never at workflow or job level, where every step (package installs too) sees it."""
+    """A credential is set only from the workflow's secrets, and any secret only on a step whose every
+    command is a `databricks` one: never at workflow or job level, or on a step that also builds or
+    installs, where other programs (package installs too) would see it."""
     found: list[str] = []
     scopes: list[tuple[str, dict[str, Any], str | None]] = [(f"{name}: workflow env", workflow.get("env") or {}, None)]
     for job_key, job in (workflow.get("jobs") or {}).items():
         scopes.append((f"{name}: job {job_key} env", job.get("env") or {}, None))
         for index, step in enumerate(job.get("steps") or []):
             label = f"{name}: job {job_key}, {step.get('name', f'step {index + 1}')}"
-            scopes.append((label, step.get("env") or {}, str(step.get("run", ""))))
+            scopes.append((label, {**(step.get("env") or {}), **(step.get("with") or {})}, step.get("run")))
     for label, env, run in scopes:
         for key, value in env.items():
-            if key not in CREDENTIALS and key != "BUNDLE_VAR_service_principal":
-                continue
-            if not SECRET.match(str(value)):
+            secret = "secrets." in str(value)
+            if key in CREDENTIALS and not SECRET.match(str(value)):
                 found.append(f"{label}: {key} is not set from secrets.*")
-            elif run is None or not any(line.startswith("databricks ") for line in _lines(run)):
-                found.append(f"{label}: {key} is visible beyond the databricks steps")
+            elif (key in CREDENTIALS or secret) and not _databricks_only(run):
+                found.append(f"{label}: {key} is visible beyond the databricks commands")
     return found
+
+
+def _databricks_only(run: object) -> bool:
+    lines = list(_lines(run)) if isinstance(run, str) else []
+    return bool(lines) and all(line.startswith("databricks ") for line in lines)
 
 
 @pytest.mark.parametrize("path", _workflow_files(), ids=lambda p: p.name)
@@ -168,7 +182,9 @@ def test_credentials_come_only_from_secrets_on_the_databricks_steps(path: Path) 
     workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert credential_problems(workflow, path.name) == []
     text = path.read_text(encoding="utf-8")
-    assert not re.search(r"dapi[0-9a-f]{8,}|https://[\w.-]+\.(cloud\.databricks\.com|azuredatabricks\.net)", text)
+    assert not re.search(
+        r"dapi[0-9a-f]{8,}|https://[\w.-]+\.(cloud\.databricks\.com|gcp\.databricks\.com|azuredatabricks\.net)", text
+    )
 
 
 def test_the_credential_check_names_a_literal_and_a_workflow_wide_secret() -> None:
@@ -179,9 +195,11 @@ def test_the_credential_check_names_a_literal_and_a_workflow_wide_secret() -> No
                 "steps": [
                     {"run": "make wheel", "env": {"DATABRICKS_HOST": "${{ secrets.DATABRICKS_HOST }}"}},
                     {"name": "ship", "run": "databricks bundle deploy", "env": {"DATABRICKS_TOKEN": "dapi123"}},
+                    {"name": "mixed", "run": "make wheel\ndatabricks bundle deploy", "env": {"X": "${{ secrets.X }}"}},
+                    {"name": "action", "uses": "some/action@v1", "with": {"token": "${{ secrets.TOKEN }}"}},
                     {
                         "name": "fine",
-                        "run": "databricks bundle validate",
+                        "run": "databricks bundle validate\ndatabricks bundle deploy",
                         "env": {"DATABRICKS_HOST": "${{ secrets.H }}"},
                     },
                 ]
@@ -189,7 +207,9 @@ def test_the_credential_check_names_a_literal_and_a_workflow_wide_secret() -> No
         },
     }
     assert credential_problems(workflow, "w.yml") == [
-        "w.yml: workflow env: DATABRICKS_CLIENT_SECRET is visible beyond the databricks steps",
-        "w.yml: job deploy, step 1: DATABRICKS_HOST is visible beyond the databricks steps",
+        "w.yml: workflow env: DATABRICKS_CLIENT_SECRET is visible beyond the databricks commands",
+        "w.yml: job deploy, step 1: DATABRICKS_HOST is visible beyond the databricks commands",
         "w.yml: job deploy, ship: DATABRICKS_TOKEN is not set from secrets.*",
+        "w.yml: job deploy, mixed: X is visible beyond the databricks commands",
+        "w.yml: job deploy, action: token is visible beyond the databricks commands",
     ]

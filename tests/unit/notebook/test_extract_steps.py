@@ -294,35 +294,68 @@ def test_headings_become_function_names(title: str, name: str) -> None:
 def test_a_job_keeps_what_acts_beyond_its_names_and_drops_what_only_shows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A later read may need the file or table an earlier statement makes, which no name says: the
-    archive's extract and the CREATE stay in the job; print, show, display and a widget definition do
-    not. The notebook's own session statement makes the job's session (no second getOrCreate)."""
+    """A later read may need the file, view or table an earlier statement makes, which no name says:
+    the archive's extract, the CREATE and the temp view stay in the job. What only shows or looks
+    (print, show, display, count, toPandas and a plot, a bare name, del, assert, a loop or an `if` that
+    only prints, a widget definition) does not, nor anything after the last write. The job's own
+    getOrCreate comes first, so spark-submit's --master makes the session the notebook's builder returns."""
     notebook = notebook_of(
         tmp_path,
         "import zipfile\n"
         "from pyspark.sql import SparkSession\n"
-        'spark = SparkSession.builder.appName("mine").getOrCreate()\n'
+        'spark = SparkSession.builder.master("local[2]").appName("mine").getOrCreate()\n'
         'dbutils.widgets.text("unused", "x")\n'
+        'files = dbutils.fs.ls("/mnt/raw")\n'
+        "for f in files:\n"
+        "    print(f.path)\n"
         'with zipfile.ZipFile("in.zip") as archive:\n'
         '    archive.extract("flights.csv", "data")\n'
         'spark.sql("CREATE DATABASE IF NOT EXISTS silver")\n'
         'flights = spark.read.csv("data/flights.csv", header=True)\n'
+        'flights.createOrReplaceTempView("flights")\n'
         "print(flights.count())\n"
-        "flights.show(3)",
+        "flights.show(3)\n"
+        "flights.count()\n"
+        "flights\n"
+        "pdf = flights.toPandas()\n"
+        'pdf.plot(kind="bar")\n'
+        "del pdf\n"
+        "assert flights.count() > 0\n"
+        "if flights.count() > 10:\n"
+        '    print("many")\n'
+        "for c in flights.columns:\n"
+        "    display(flights.select(c))",
         "# step: late_rows\nlate = flights.limit(1)",
-        'display(late)\nlate.write.saveAsTable("silver.late")',
+        'display(late)\nlate.write.saveAsTable("silver.late")\nspark.sql("DROP VIEW flights")',
     )
     code, _, err = run(capsys, notebook, tmp_path, "--job", "late_job")
     assert code == 0, err
     job = (tmp_path / "jobs" / "late_job.py").read_text(encoding="utf-8")
     body = job[job.index("def main() -> None:") :].split("\n\n\nif __name__")[0]
     assert body.split("\n")[1:] == [
-        '    spark = SparkSession.builder.appName("mine").getOrCreate()',
+        "    spark = SparkSession.builder.getOrCreate()",
+        '    spark = SparkSession.builder.master("local[2]").appName("mine").getOrCreate()',
         '    with zipfile.ZipFile("in.zip") as archive:',
         '        archive.extract("flights.csv", "data")',
         '    spark.sql("CREATE DATABASE IF NOT EXISTS silver")',
         '    flights = spark.read.csv("data/flights.csv", header=True)',
+        '    flights.createOrReplaceTempView("flights")',
         "    late = late_rows(flights)",
         '    late.write.saveAsTable("silver.late")',
     ]
     assert "import zipfile\n" in job
+
+
+def test_a_job_that_needs_a_notebook_only_effect_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Copying a file with dbutils before the read is an effect the job needs and cannot have."""
+    notebook = notebook_of(
+        tmp_path,
+        'dbutils.fs.cp("/mnt/raw/f.csv", "/tmp/f.csv")\nflights = spark.read.csv("/tmp/f.csv")',
+        "# step: late_rows\nlate = flights.limit(1)",
+        'late.write.saveAsTable("silver.late")',
+    )
+    code, _, err = run(capsys, notebook, tmp_path, "--job", "late_job")
+    assert code == 2
+    assert "--job late_job: cell 2, line 1 uses `dbutils`, which only a notebook provides" in err

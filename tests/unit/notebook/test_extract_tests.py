@@ -294,14 +294,19 @@ def test_widget_values_reach_the_capture_run_and_a_missing_one_is_named(tmp_path
     options = CaptureOptions(widgets={"run_date": "2013-01-02", "env": "dev"})
     nb, _ = capture_notebook(extraction.context, extraction.plan, options, tmp_path / "records.json")
     preamble = nb.cells[0].source
-    assert "self.values = dict({'env': 'dev', 'run_date': '2013-01-02'})" in preamble
+    assert "self.given = dict({'env': 'dev', 'run_date': '2013-01-02'})" in preamble
     fake = preamble[preamble.index("class _Widgets:") : preamble.index("dbutils = _DBUtils()")]
     namespace: dict[str, Any] = {}
     exec(f"{fake}dbutils = _DBUtils()\n", namespace)  # the preamble's own dbutils, without a kernel
     widgets = namespace["dbutils"].widgets
+    assert widgets.get("run_date") == "2013-01-02"  # given, before the notebook defines it
+    widgets.removeAll()  # a common first cell: the given values survive it, as under --verify
     widgets.text("run_date", "2013-01-01")  # the notebook's own default does not replace the given value
     widgets.text("carrier", "AA")
-    assert (widgets.get("run_date"), widgets.get("carrier")) == ("2013-01-02", "AA")
+    widgets.dropdown("month", 1, ["1", "2"])
+    assert (widgets.get("run_date"), widgets.get("carrier"), widgets.get("month")) == ("2013-01-02", "AA", "1")
+    assert widgets.getArgument("nothing", "fallback") == "fallback"
+    widgets.remove("month")
     with pytest.raises(KeyError, match=r"widget 'month' has no value in this capture run: pass --widget month=VALUE"):
         widgets.get("month")
 
