@@ -81,13 +81,6 @@ SMALL_DATA_CONF = {
     "spark.sql.shuffle.partitions": "1",
     "spark.databricks.delta.snapshotPartitions": "1",
 }
-_small_data_only: list[bool] = []
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    from tests import tiers
-
-    _small_data_only.append(not any(tiers.reads_world(item) for item in session.items))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -163,7 +156,9 @@ _dev_server_used: list[str] = []
 
 
 @pytest.fixture(scope="session")
-def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Iterator[object]:
+def spark(
+    settings: Settings, connect_mode: bool, lakehouse_root: Path, request: pytest.FixtureRequest
+) -> Iterator[object]:
     """The one Spark session of the run: local[2] with Delta, or a Spark Connect client of the dev
     server (when it is up) or of a server started for this run."""
     from spark_ml.session import get_spark
@@ -172,7 +167,7 @@ def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Itera
     if not connect_mode:
         with tiers.allowed():
             session = get_spark(settings)
-        if _small_data_only and _small_data_only[-1]:
+        if not any(tiers.reads_world(item) for item in request.session.items):
             for key, value in SMALL_DATA_CONF.items():
                 session.conf.set(key, value)
         yield session

@@ -153,17 +153,17 @@ def job_text(
         if text is None:
             continue
         statements += [(cell, statement, text) for statement in ast.parse(text).body]
-    if not any(_writes(s) for _, s, _ in statements):
+    writes = [index for index, (_, statement, _) in enumerate(statements) if _writes(statement)]
+    if not writes:
         raise ExtractError(
             f"--job {job}: {notebook_name} writes nothing (no `.write`, `saveAsTable`, `insertInto`): a job would "
             "compute nothing; write the result in the notebook, then extract"
         )
     chosen: list[tuple[Cell, ast.stmt, str, list[str], set[str]]] = []
     needed: set[str] = set()
-    last_write = max(i for i, (_, statement, _) in enumerate(statements) if _writes(statement))
     for index, (cell, statement, text) in reversed(list(enumerate(statements))):
         reads, binds = names_of(cell, statement)
-        if _writes(statement) or binds & needed or (index < last_write and _acts(statement)):
+        if index in writes or binds & needed or (index < writes[-1] and _acts(statement)):
             chosen.append((cell, statement, text, reads, set(needed)))
             if isinstance(statement, BINDING):
                 needed -= binds

@@ -261,14 +261,21 @@ def test_a_job_of_a_notebook_that_writes_nothing_is_refused(tmp_path: Path, caps
     assert files(tmp_path) == ["inline.py"]
 
 
-def test_a_job_whose_path_reads_a_secret_is_refused_naming_the_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "reads",
+    [
+        # the path to read comes from a secret
+        'path = dbutils.secrets.get("s", "k")\nflights = spark.read.parquet(path)',
+        # copying a file with dbutils before the read: an effect the job needs and cannot have
+        'dbutils.fs.cp("/mnt/raw/f.csv", "/tmp/f.csv")\nflights = spark.read.csv("/tmp/f.csv")',
+    ],
+    ids=["secret-path", "dbutils-copy"],
+)
+def test_a_job_that_needs_dbutils_is_refused_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reads: str
 ) -> None:
     notebook = notebook_of(
-        tmp_path,
-        'path = dbutils.secrets.get("s", "k")\nflights = spark.read.parquet(path)',
-        "# step: late_rows\nlate = flights.limit(1)",
-        'late.write.saveAsTable("silver.late")',
+        tmp_path, reads, "# step: late_rows\nlate = flights.limit(1)", 'late.write.saveAsTable("silver.late")'
     )
     code, _, err = run(capsys, notebook, tmp_path, "--job", "late_job")
     assert code == 2
@@ -344,18 +351,3 @@ def test_a_job_keeps_what_acts_beyond_its_names_and_drops_what_only_shows(
         '    late.write.saveAsTable("silver.late")',
     ]
     assert "import zipfile\n" in job
-
-
-def test_a_job_that_needs_a_notebook_only_effect_is_refused_naming_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Copying a file with dbutils before the read is an effect the job needs and cannot have."""
-    notebook = notebook_of(
-        tmp_path,
-        'dbutils.fs.cp("/mnt/raw/f.csv", "/tmp/f.csv")\nflights = spark.read.csv("/tmp/f.csv")',
-        "# step: late_rows\nlate = flights.limit(1)",
-        'late.write.saveAsTable("silver.late")',
-    )
-    code, _, err = run(capsys, notebook, tmp_path, "--job", "late_job")
-    assert code == 2
-    assert "--job late_job: cell 2, line 1 uses `dbutils`, which only a notebook provides" in err
