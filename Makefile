@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := .make/installed
 EXTRAS ?= local,demo,dev,xgboost,singlenode,notebook
 
-.PHONY: help install run doctor test test-fast test-system lint lint-workflows shared-from-cli typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers test-compat clean
+.PHONY: help install run doctor test test-fast test-system lint lint-workflows shared-from-cli typecheck unit test-connect test-runtimes dev-start dev-stop wheel bench bench-tests bench-peers bench-io bench-cluster test-compat clean
 
 help:
 	@echo "make run          create .venv if missing, install, run the whole pipeline locally"
@@ -20,6 +20,8 @@ help:
 	@echo "make bench        benchmarks -> benchmarks/results.md and results.json (after make run);"
 	@echo "                  peers (dbl-tempo, databricks-labs-dqx) run from .venv-peers, made when missing;"
 	@echo "                  notebook check vs nborder, notebook extract vs soorgeon (.venv-nborder, .venv-soorgeon)"
+	@echo "make bench-io     features and scoring vs bare Delta I/O at x1 and x16, each task's fixed overhead"
+	@echo "make bench-cluster  scale-out curve x1..x64 on a standalone cluster on 127.0.0.1 (after make run)"
 	@echo "make test-runtimes  the built wheel on every runtime the bundle targets (DBR 16.4 / 17.3 LTS ML, newest, serverless)"
 	@echo "make test-compat  the unit tier of tests/unit on pyspark 3.5 with delta-spark 3.3"
 
@@ -124,11 +126,21 @@ bench: install
 
 # only the tests section of make bench: test-fast, the dev-server loop, make test, make test-system
 bench-tests: install
-	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,singlenode,mlflow,peers
+	$(PY) -m benchmarks.run --only tests
+
+# only the I/O step of make bench (features and scoring against a bare Delta read + write at x1 and
+# x16) and each task's fixed overhead, after make run
+bench-io: install
+	$(PY) -m benchmarks.run --only io,overhead
+
+# the scale-out curve: a standalone cluster on 127.0.0.1 (master + 2 one-core workers), features +
+# train + score at flights x1, x4, x16 and x64, after make run (about 40 min here)
+bench-cluster: install
+	$(PY) -m benchmarks.cluster
 
 # only the peers step of make bench (the other sections of results.md are kept)
 bench-peers: install
-	$(PY) -m benchmarks.run --skip scale,io,scoring,trainers,singlenode,mlflow,tests
+	$(PY) -m benchmarks.run --only peers
 
 COMPAT_VENV ?= .venv-compat
 test-compat:

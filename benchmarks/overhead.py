@@ -1,0 +1,121 @@
+"""The fixed overhead of one task, in a fresh process on a store whose month holds a handful of rows.
+
+    python -m benchmarks.overhead --task score --root DIR --tracking-uri URI
+
+Prints one JSON line: seconds from the process's start to the end of its imports, the Spark
+session's start, and the task's run split into Delta history (DESCRIBE HISTORY: the version a read
+pins, a write's commit), the model load (score), the run manifest, and the rest (the work itself on
+a handful of rows). Spans do not overlap: time inside an outer span (e.g. the history a manifest
+write reads) counts for the outer one. `benchmarks.run`'s overhead step adds the process's wall time
+from start to exit, measured by the parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psutil
+
+STARTED = psutil.Process().create_time()
+
+
+class Spans:
+    """Seconds per kind; a span inside another span counts for the outer one only."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"history": 0.0, "model_load": 0.0, "manifest": 0.0}
+        self.depth = 0
+
+    @contextlib.contextmanager
+    def span(self, kind: str) -> Iterator[None]:
+        start = time.perf_counter()
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                self.seconds[kind] += time.perf_counter() - start
+
+    def wrap(self, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.span(kind):
+                return fn(*args, **kwargs)
+
+        return timed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task", choices=("features", "score"), required=True)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--tracking-uri", required=True)
+    args = parser.parse_args()
+
+    from spark_ml.config import load_settings
+    from spark_ml.io import models
+    from spark_ml.io.delta import Lakehouse
+    from spark_ml.session import get_spark
+    from spark_ml.tasks import features, score
+    from spark_ml.tasks.base import TaskContext
+
+    import_s = time.time() - STARTED
+    settings = load_settings(
+        "local",
+        overrides=[
+            f"lakehouse.root={args.root}",
+            f"mlflow.tracking_uri={args.tracking_uri}",
+            "train.estimator=logistic_regression",
+            "train.grid={}",
+        ],
+    )
+    started = time.perf_counter()
+    spark = get_spark(settings)
+    session_s = time.perf_counter() - started
+
+    spans = Spans()
+    Lakehouse.latest_version = spans.wrap("history", Lakehouse.latest_version)  # type: ignore[method-assign]
+    Lakehouse.history = spans.wrap("history", Lakehouse.history)  # type: ignore[method-assign]
+    TaskContext._record = spans.wrap("manifest", TaskContext._record)  # type: ignore[method-assign]
+    loaded = models.loaded
+
+    @contextlib.contextmanager
+    def timed_loaded(*a: Any, **k: Any) -> Iterator[Any]:
+        with contextlib.ExitStack() as stack:
+            with spans.span("model_load"):
+                value = stack.enter_context(loaded(*a, **k))
+            yield value
+
+    models.loaded = timed_loaded  # type: ignore[assignment]
+    task = {"features": features.run, "score": score.run}[args.task]
+    started = time.perf_counter()
+    result = task(spark, settings)
+    task_s = time.perf_counter() - started
+    named = sum(spans.seconds.values())
+    print(
+        json.dumps(
+            {
+                "task": args.task,
+                "rows": result.metrics.get("rows"),
+                "import_s": import_s,
+                "session_s": session_s,
+                "task_s": task_s,
+                "history_s": spans.seconds["history"],
+                "model_load_s": spans.seconds["model_load"],
+                "manifest_s": spans.seconds["manifest"],
+                "rest_s": task_s - named,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

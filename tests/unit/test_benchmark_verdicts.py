@@ -1,0 +1,75 @@
+"""How `make bench-cluster` judges its curve and how `make bench-io`'s overhead step splits a run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from benchmarks.cluster import render, verdict
+from benchmarks.overhead import Spans
+
+
+def row(size: int, total: float, jvm: int = 2000, python: int = 400) -> dict[str, Any]:
+    steps = {"features": {"s": total / 2, "shuffle_bytes": 0}, "train": {"s": total / 4, "shuffle_bytes": 0}}
+    steps["score"] = {"s": total / 4, "shuffle_bytes": 2**20}
+    return {"size": size, "flights": size * 336_776, "steps": steps, "total_s": total, "shuffle_bytes": 2**20,
+            "peak_jvm_mb": jvm, "peak_python_mb": python}  # fmt: skip
+
+
+def test_linear_past_x4_and_flat_memory_are_met_at_the_bounds() -> None:
+    rows = [row(1, 50.0), row(4, 100.0), row(16, 400.0, jvm=2200, python=440), row(64, 1600.0)]
+    judged = verdict(rows)
+    assert judged["time_vs_x4"] == {"x16": 4.0, "x64": 16.0}
+    assert (judged["linear_met"], judged["memory_met"]) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("x64", "jvm", "python", "linear", "memory"),
+    [
+        (1601.0, 2000, 400, False, True),  # slower than linear from x4
+        (1000.0, 2201, 400, True, False),  # the driver's JVM grew by more than 10%
+        (1000.0, 2000, 441, True, False),  # the driver's Python grew by more than 10%
+    ],
+)
+def test_a_curve_past_a_bound_is_not_met(x64: float, jvm: int, python: int, linear: bool, memory: bool) -> None:
+    judged = verdict([row(1, 50.0), row(4, 100.0), row(64, x64, jvm=jvm, python=python)])
+    assert (judged["linear_met"], judged["memory_met"]) == (linear, memory)
+
+
+def test_without_x4_and_a_larger_size_nothing_is_judged() -> None:
+    assert verdict([row(1, 50.0), row(4, 100.0)])["linear_met"] is None
+    assert verdict([row(1, 50.0), row(16, 100.0)])["memory_met"] is None
+
+
+def test_the_table_names_each_size_and_the_verdicts() -> None:
+    rows = [row(1, 50.0), row(4, 100.0), row(16, 500.0)]
+    text = render({"when": "2026-12-03 08:00 UTC", "cluster": "2 workers", "sizes": rows, "verdict": verdict(rows)})
+    assert "| x16 | 5,388,416 | 250.0 s | 125.0 s | 125.0 s | 500.0 s | 10.00 | 1 MiB | 2,000 / 400 MB |" in text
+    assert "x16 5.00 (rows 4): at most linear NOT met" in text
+
+
+def test_spans_count_an_inner_span_for_the_outer_one_only() -> None:
+    spans = Spans()
+    with spans.span("manifest"):
+        with spans.span("history"):
+            time.sleep(0.02)
+        time.sleep(0.01)
+    with spans.span("history"):
+        time.sleep(0.01)
+    assert spans.seconds["manifest"] >= 0.03
+    assert 0.01 <= spans.seconds["history"] < 0.02
+    assert spans.seconds["model_load"] == 0.0
+
+
+def test_a_wrapped_function_keeps_its_result_and_errors() -> None:
+    spans = Spans()
+
+    def fails() -> None:
+        raise ValueError("no such table")
+
+    assert spans.wrap("history", lambda x: x + 1)(1) == 2
+    with pytest.raises(ValueError, match="no such table"):
+        spans.wrap("history", fails)()
+    assert spans.depth == 0
