@@ -247,8 +247,10 @@ def run_overhead(repeats: int) -> dict[str, Any]:
                 raise RuntimeError(f"overhead of {task} failed:\n{out.stderr[-3000:]}")
             row = json.loads(lines[-1])
             row["process_s"] = process_s
-            row["exit_and_other_s"] = process_s - row["import_s"] - row["session_s"] - row["task_s"]
-            row["beyond_session_s"] = process_s - row["session_s"]
+            # the process without its second (warm) run: what a spark-submit of the task pays
+            row["process_s"] = process_s - row["warm_task_s"]
+            row["exit_and_other_s"] = row["process_s"] - row["import_s"] - row["session_s"] - row["task_s"]
+            row["beyond_session_s"] = row["process_s"] - row["session_s"]
             runs[task].append(row)
     tasks = {
         task: {key: statistics.median(r[key] for r in rows) for key in rows[0] if isinstance(rows[0][key], float)}
@@ -260,15 +262,19 @@ def run_overhead(repeats: int) -> dict[str, Any]:
             f"  overhead {task}: process {r['process_s']:.1f} s, session {r['session_s']:.1f} s, beyond the session "
             f"{r['beyond_session_s']:.1f} s (imports {r['import_s']:.1f}, history {r['history_s']:.2f}, model "
             f"{r['model_load_s']:.2f}, manifest {r['manifest_s']:.2f}, rest {r['rest_s']:.2f}, exit "
-            f"{r['exit_and_other_s']:.1f})",
+            f"{r['exit_and_other_s']:.1f}); warm: {r['warm_task_s']:.1f} s (history {r['warm_history_s']:.2f}, "
+            f"model {r['warm_model_load_s']:.2f}, manifest {r['warm_manifest_s']:.2f}, rest {r['warm_rest_s']:.2f})",
             flush=True,
         )
     return {
-        "what": f"A fresh process per run on {OVERHEAD_ROWS} flights of one day; medians of {repeats}. Process wall "
-        "from start to exit; 'beyond the session' is the process wall less the Spark session's start.",
+        "what": f"A fresh process per run on {OVERHEAD_ROWS} flights of one day; medians of {repeats}. Cold: the "
+        "process from start to exit with one run of the task (a spark-submit); 'beyond the session' is that "
+        "less the Spark session's start. Warm: the same task run again in the same session (the later steps of "
+        "`spark-ml pipeline`, tasks on a shared job cluster).",
         "tasks": tasks,
         "target": "< 2 s per task beyond the Spark session's start",
         "met": all(r["beyond_session_s"] < 2.0 for r in tasks.values()),
+        "warm_met": all(r["warm_task_s"] < 2.0 for r in tasks.values()),
     }
 
 
@@ -549,6 +555,8 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## Near the I/O limit",
             "",
+            f"Measured {i.get('when', results['when'])}.",
+            "",
             "Bare: a Delta read + write of the same data (the feature task's three inputs; for scoring, the",
             "month's keys and features). Scoring uses the logistic regression trained at x1 and `make run`'s champion.",
             "",
@@ -574,6 +582,8 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## Fixed overhead per task",
             "",
+            f"Measured {o.get('when', results['when'])}.",
+            "",
             f"{o['what']}",
             "",
             "| task | process wall | imports | session start | Delta history | model load | manifest | rest "
@@ -586,7 +596,19 @@ def render(results: dict[str, Any]) -> str:
                 f"{r['history_s']:.2f} s | {r['model_load_s']:.2f} s | {r['manifest_s']:.2f} s | {r['rest_s']:.2f} s "
                 f"| {r['beyond_session_s']:.1f} s |"
             )
-        lines += ["", f"Target {o['target']}: {'met' if o['met'] else 'NOT met'}.", ""]
+        if "warm_task_s" in next(iter(o["tasks"].values())):
+            lines += [
+                "",
+                "| task, warm (second run in the session) | task | Delta history | model load | manifest | rest |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            lines += [
+                f"| {task} | {r['warm_task_s']:.1f} s | {r['warm_history_s']:.2f} s | {r['warm_model_load_s']:.2f} s | "
+                f"{r['warm_manifest_s']:.2f} s | {r['warm_rest_s']:.2f} s |"
+                for task, r in o["tasks"].items()
+            ]
+        warm = f"; warm: {'met' if o['warm_met'] else 'NOT met'}" if "warm_met" in o else ""
+        lines += ["", f"Target {o['target']}: cold {'met' if o['met'] else 'NOT met'}{warm}.", ""]
     if "scoring" in results:
         c = results["scoring"]
         lines += [
@@ -714,6 +736,8 @@ def main() -> int:
         started = time.perf_counter()
         print(f"bench {name} ...", flush=True)
         results[name] = step()
+        if isinstance(results[name], dict):  # each section carries the date it was measured
+            results[name].setdefault("when", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
         print(f"bench {name} done in {time.perf_counter() - started:.0f} s", flush=True)
         out_json.write_text(json.dumps(results, indent=2, default=str))
         (REPO / "benchmarks" / "results.md").write_text(render(results))

@@ -44,10 +44,13 @@ def test_without_x4_and_a_larger_size_nothing_is_judged() -> None:
 
 
 def test_the_table_names_each_size_and_the_verdicts() -> None:
-    rows = [row(1, 50.0), row(4, 100.0), row(16, 500.0)]
+    rows = [row(1, 50.0), row(4, 100.0), row(16, 500.0) | {"peak_driver_heap_mb": None}, row(64, 2000.0)]
+    rows[3]["peak_driver_heap_mb"] = 712
     text = render({"when": "2026-12-03 08:00 UTC", "cluster": "2 workers", "sizes": rows, "verdict": verdict(rows)})
-    assert "| x16 | 5,388,416 | 250.0 s | 125.0 s | 125.0 s | 500.0 s | 10.00 | 1 MiB | 2,000 / 400 MB |" in text
-    assert "x16 5.00 (rows 4): at most linear NOT met" in text
+    assert "| x16 | 5,388,416 | 250.0 s | 125.0 s | 125.0 s | 500.0 s | 10.00 | 1 MiB | 2,000 / 400 MB | n/a |" in text
+    x64 = "| x64 | 21,553,664 | 1000.0 s | 500.0 s | 500.0 s | 2000.0 s | 40.00 | 1 MiB | 2,000 / 400 MB | 712 MB |"
+    assert x64 in text
+    assert "x16 5.00 (rows 4), x64 20.00 (rows 16): at most linear NOT met" in text
 
 
 def test_spans_count_an_inner_span_for_the_outer_one_only() -> None:
