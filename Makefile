@@ -134,7 +134,7 @@ bench-io: install
 	$(PY) -m benchmarks.run --only io,overhead
 
 # the scale-out curve: a standalone cluster on 127.0.0.1 (master + 2 one-core workers), features +
-# train + score at flights x1, x4, x16 and x64, after make run (about 25 min here)
+# train + score at flights x1, x4, x16 and x64, after make run (about 30 min here)
 bench-cluster: install
 	$(PY) -m benchmarks.cluster
 

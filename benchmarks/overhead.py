@@ -1,6 +1,6 @@
 """The fixed overhead of one task, in a fresh process on a store whose month holds a handful of rows.
 
-    python -m benchmarks.overhead --task score --root DIR --tracking-uri URI
+    python -m benchmarks.overhead --task score --root DIR --tracking-uri URI [--started-at EPOCH]
 
 Prints one JSON line: seconds from the process's start to the end of its imports, the Spark
 session's start, and the task's first run (a cold JVM: what a fresh spark-submit pays) and its second
@@ -22,28 +22,25 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psutil
-
-STARTED = psutil.Process().create_time()
-
 
 class Spans:
     """Seconds per kind; a span inside another span counts for the outer one only."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self.seconds: dict[str, float] = {"history": 0.0, "model_load": 0.0, "manifest": 0.0}
         self.depth = 0
+        self.clock = clock
 
     @contextlib.contextmanager
     def span(self, kind: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start = self.clock()
         self.depth += 1
         try:
             yield
         finally:
             self.depth -= 1
             if self.depth == 0:
-                self.seconds[kind] += time.perf_counter() - start
+                self.seconds[kind] += self.clock() - start
 
     def wrap(self, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -53,11 +50,20 @@ class Spans:
         return timed
 
 
+def _process_start() -> float:
+    import psutil
+
+    return float(psutil.Process().create_time())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--task", choices=("features", "score"), required=True)
     parser.add_argument("--root", required=True)
     parser.add_argument("--tracking-uri", required=True)
+    # the parent's clock just before it started this process (a process's own start time from /proc
+    # has whole-second resolution only)
+    parser.add_argument("--started-at", type=float, default=None)
     args = parser.parse_args()
 
     from spark_ml.config import load_settings
@@ -67,7 +73,7 @@ def main() -> int:
     from spark_ml.tasks import features, score
     from spark_ml.tasks.base import TaskContext
 
-    import_s = time.time() - STARTED
+    import_s = time.time() - (args.started_at if args.started_at is not None else _process_start())
     settings = load_settings(
         "local",
         overrides=[

@@ -114,6 +114,7 @@ def run_io(repeats: int, sizes: tuple[int, ...] = IO_SIZES) -> dict[str, Any]:
     feature table, with the logistic regression trained here at x1 and with `make run`'s champion."""
     from benchmarks.common import replicated
     from spark_ml.config import load_settings
+    from spark_ml.io import registry
     from spark_ml.io.delta import Lakehouse
     from spark_ml.ml.training import in_window
     from spark_ml.tasks import features, promote, score, train
@@ -158,7 +159,7 @@ def run_io(repeats: int, sizes: tuple[int, ...] = IO_SIZES) -> dict[str, Any]:
             overrides=[f"lakehouse.root={work.lakehouse.root}", f"mlflow.tracking_uri={main.tracking_uri}"],
         )
         champion_s, champion_all = median_of(lambda champion=champion: score.run(spark, champion), repeats)
-        champion_result = score.run(spark, champion)
+        champion_version = registry.version_by_alias(champion, champion.require_score().alias)
         row = {
             "size": size,
             "flights": dst.read("silver.flights").count(),
@@ -172,7 +173,7 @@ def run_io(repeats: int, sizes: tuple[int, ...] = IO_SIZES) -> dict[str, Any]:
             "score_lr_all_s": score_all,
             "score_champion_s": champion_s,
             "score_champion_all_s": champion_all,
-            "champion_version": champion_result.metrics["model_version"],
+            "champion_version": None if champion_version is None else champion_version.version,
             "bare_read_write_scored_rows_s": bare_score_s,
             "bare_read_write_scored_rows_all_s": bare_score_all,
             "score_lr_ratio": score_s / bare_score_s,
@@ -198,11 +199,17 @@ def run_io(repeats: int, sizes: tuple[int, ...] = IO_SIZES) -> dict[str, Any]:
 OVERHEAD_ROWS = 50
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median process time, whole (a median per field would mix parts of different runs
+    that do not add up), with every run kept under `all`."""
+    ordered = sorted(runs, key=lambda r: r["process_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "all": runs}
+
+
 def run_overhead(repeats: int) -> dict[str, Any]:
     """Each task's fixed cost: features and score in fresh processes (benchmarks/overhead.py) on a
     store whose flights are OVERHEAD_ROWS of the score month's first day, scoring with the work
     store's logistic-regression champion; medians of `repeats` runs of each."""
-    import statistics
 
     from spark_ml.config import load_settings
     from spark_ml.io.delta import Lakehouse
@@ -235,6 +242,8 @@ def run_overhead(repeats: int) -> dict[str, Any]:
                     str(root),
                     "--tracking-uri",
                     base.tracking_uri,
+                    "--started-at",
+                    repr(time.time()),
                 ],
                 cwd=REPO,
                 capture_output=True,
@@ -246,17 +255,12 @@ def run_overhead(repeats: int) -> dict[str, Any]:
             if out.returncode != 0 or not lines:
                 raise RuntimeError(f"overhead of {task} failed:\n{out.stderr[-3000:]}")
             row = json.loads(lines[-1])
-            row["process_s"] = process_s
             # the process without its second (warm) run: what a spark-submit of the task pays
             row["process_s"] = process_s - row["warm_task_s"]
             row["exit_and_other_s"] = row["process_s"] - row["import_s"] - row["session_s"] - row["task_s"]
             row["beyond_session_s"] = row["process_s"] - row["session_s"]
             runs[task].append(row)
-    tasks = {
-        task: {key: statistics.median(r[key] for r in rows) for key in rows[0] if isinstance(rows[0][key], float)}
-        | {"rows": rows[0]["rows"], "all": rows}
-        for task, rows in runs.items()
-    }
+    tasks = {task: median_run(rows) for task, rows in runs.items()}
     for task, r in tasks.items():
         print(
             f"  overhead {task}: process {r['process_s']:.1f} s, session {r['session_s']:.1f} s, beyond the session "
@@ -267,7 +271,8 @@ def run_overhead(repeats: int) -> dict[str, Any]:
             flush=True,
         )
     return {
-        "what": f"A fresh process per run on {OVERHEAD_ROWS} flights of one day; medians of {repeats}. Cold: the "
+        "what": f"A fresh process per run on {OVERHEAD_ROWS} flights of one day; the run of median process time of "
+        f"{repeats}, whole (its parts add up). Cold: the "
         "process from start to exit with one run of the task (a spark-submit); 'beyond the session' is that "
         "less the Spark session's start. Warm: the same task run again in the same session (the later steps of "
         "`spark-ml pipeline`, tasks on a shared job cluster).",
