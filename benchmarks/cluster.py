@@ -24,7 +24,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,7 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, peak_memory, replicated, timed
+from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, json_line_of, peak_memory, replicated, timed
+from spark_ml.cli.dev import free_port
 
 WORKERS = 2
 WORKER_CORES = 1
@@ -53,13 +53,6 @@ RESULTS_MD = REPO / "benchmarks" / "cluster-results.md"
 PICTURE = REPO / "docs" / "cluster-scaleout.png"
 STEPS = ("features", "train", "score")
 FLAT_MEMORY = 1.10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _json(url: str) -> Any:
@@ -327,17 +320,8 @@ def main() -> int:
     with standalone(WORK / "cluster-logs") as cluster:
         for size in sizes:
             started = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.cluster", "--drive", "--size", str(size), "--master", cluster.url],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-            if out.returncode != 0 or not lines:
-                raise RuntimeError(f"cluster x{size} failed:\n{out.stderr[-3000:]}")
-            row = json.loads(lines[-1])
+            row = json_line_of(f"cluster x{size}", "benchmarks.cluster", "--drive", "--size", str(size),
+                               "--master", cluster.url)  # fmt: skip
             row["process_s"] = time.perf_counter() - started
             rows.append(row)
             each = ", ".join(f"{step} {v['s']:.1f} s" for step, v in row["steps"].items())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -77,3 +80,14 @@ def median_of(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
     """The median wall time of `repeats` calls, and every time."""
     times = [timed(fn)[0] for _ in range(repeats)]
     return statistics.median(times), times
+
+
+def json_line_of(what: str, *module_args: str) -> dict[str, Any]:
+    """Run `python -m <module_args>` in a fresh process from the repo and return the last JSON line
+    it printed; a failure raises naming `what` with the end of its stderr."""
+    out = subprocess.run([sys.executable, "-m", *module_args], cwd=REPO, capture_output=True, text=True, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"{what} failed:\n{out.stderr[-3000:]}")
+    row: dict[str, Any] = json.loads(lines[-1])
+    return row

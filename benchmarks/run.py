@@ -15,7 +15,6 @@ import contextlib
 import json
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from typing import Any
 
 from benchmarks import peers
 from benchmarks import tests as bench_tests
-from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, median_of, timed
+from benchmarks.common import MAIN_LAKEHOUSE, REPO, WORK, json_line_of, median_of, timed
 from spark_ml.config.training import SINGLE_NODE
 
 PARTS = ("scale", "io", "overhead", "scoring", "trainers", "singlenode", "mlflow", "peers", "tests")
@@ -32,17 +31,7 @@ PARTS = ("scale", "io", "overhead", "scoring", "trainers", "singlenode", "mlflow
 def run_scale(sizes: list[int], repeats: int) -> dict[str, Any]:
     rows = []
     for size in sizes:
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.scale", "--size", str(size), "--repeats", str(repeats)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-        if out.returncode != 0 or not lines:
-            raise RuntimeError(f"scale x{size} failed:\n{out.stderr[-3000:]}")
-        rows.append(json.loads(lines[-1]))
+        rows.append(json_line_of(f"scale x{size}", "benchmarks.scale", "--size", str(size), "--repeats", str(repeats)))
         print(f"  scale x{size}: median {rows[-1]['median_s']:.1f} s", flush=True)
     base = rows[0]["median_s"]
     for row in rows:
@@ -231,30 +220,13 @@ def run_overhead(repeats: int) -> dict[str, Any]:
     for _ in range(repeats):
         for task in runs:
             started = time.perf_counter()
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.overhead",
-                    "--task",
-                    task,
-                    "--root",
-                    str(root),
-                    "--tracking-uri",
-                    base.tracking_uri,
-                    "--started-at",
-                    repr(time.time()),
-                ],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                check=False,
+            row = json_line_of(
+                f"overhead of {task}",
+                "benchmarks.overhead",
+                *("--task", task, "--root", str(root), "--tracking-uri", base.tracking_uri),
+                *("--started-at", repr(time.time())),
             )
             process_s = time.perf_counter() - started
-            lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-            if out.returncode != 0 or not lines:
-                raise RuntimeError(f"overhead of {task} failed:\n{out.stderr[-3000:]}")
-            row = json.loads(lines[-1])
             # the process without its second (warm) run: what a spark-submit of the task pays
             row["process_s"] = process_s - row["warm_task_s"]
             row["exit_and_other_s"] = row["process_s"] - row["import_s"] - row["session_s"] - row["task_s"]
