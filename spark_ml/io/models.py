@@ -15,14 +15,18 @@ through the JVM's Hadoop client, which a Spark Connect client does not have (it 
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import platform
 import shutil
 import tempfile
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,14 +197,70 @@ def _write_metadata(folder: Path, signature: Any, requirements: Sequence[str]) -
     (folder / "python_env.yaml").write_text(yaml.safe_dump(env, sort_keys=False), encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class _Cached:
+    model: Any
+    folder: Path
+
+
+# Models this process loaded, newest last: a model version is immutable, so the same version in the
+# same Spark session (the pipeline's promote, score and monitor; a notebook scoring again) is loaded
+# once. A Spark model may read files of its staging folder when it transforms (an Imputer's
+# surrogates), so the folder lives as long as its entry.
+_CACHE: OrderedDict[tuple[str, ...], _Cached] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+MAX_CACHED_MODELS = 4
+
+
+def _session_key() -> str:
+    """The Spark session a loaded model belongs to: the application of a classic session, the
+    session id of a Spark Connect one ('' when none is active: a single-node model needs none)."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is None:
+        return ""
+    session_id = getattr(session, "session_id", None)  # Spark Connect's; a classic session has none
+    return f"{session.conf.get('spark.app.id', '')}:{session_id if isinstance(session_id, str) else ''}"
+
+
+def _cache_key(settings: Settings, version: ModelVersion) -> tuple[str, ...]:
+    return (
+        str(settings.mlflow.tracking_uri),
+        settings.registered_model_name,
+        str(version.version),
+        str(version.run_id),
+        str(version.source),
+        str(settings.layout.model_staging_dir),
+        _session_key(),
+    )
+
+
+def forget_loaded_models() -> int:
+    """Drop every model this process keeps loaded and delete their staging folders; how many."""
+    with _CACHE_LOCK:
+        entries = list(_CACHE.values())
+        _CACHE.clear()
+    for entry in entries:
+        shutil.rmtree(entry.folder, ignore_errors=True)
+    return len(entries)
+
+
+atexit.register(forget_loaded_models)
+
+
+def _remember(key: tuple[str, ...], entry: _Cached) -> None:
+    with _CACHE_LOCK:
+        _CACHE[key] = entry
+        evicted = [_CACHE.popitem(last=False)[1] for _ in range(len(_CACHE) - MAX_CACHED_MODELS)]
+    for old in evicted:
+        shutil.rmtree(old.folder, ignore_errors=True)
+
+
 @contextmanager
 def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]:
-    """The PipelineModel behind `models:/<name>@<alias>` and its version, loaded by Spark from the
-    staging folder, which is kept until the block ends (Spark reads some model data lazily, e.g. an
-    Imputer's surrogates when it transforms)."""
-    import mlflow
-    from pyspark.ml import PipelineModel
-
+    """The model behind `models:/<name>@<alias>` and its version. The alias is resolved on every
+    call; a version already loaded in this Spark session is not loaded again (see _CACHE)."""
     from spark_ml.io.registry import version_by_alias
 
     version = version_by_alias(settings, alias)
@@ -208,45 +268,65 @@ def loaded(settings: Settings, alias: str) -> Iterator[tuple[Any, ModelVersion]]
         raise ModelRegistryError(
             f"model {settings.registered_model_name} has no '{alias}' alias yet: run train and promote first"
         )
+    key = _cache_key(settings, version)
+    with _CACHE_LOCK:
+        entry = _CACHE.get(key)
+        if entry is not None:
+            _CACHE.move_to_end(key)
+    if entry is None:
+        folder = staging_root(settings) / uuid.uuid4().hex
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            entry = _Cached(_load(settings, alias, version, folder), folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        _remember(key, entry)
+    yield entry.model, version
+
+
+def _load(settings: Settings, alias: str, version: ModelVersion, staged: Path) -> Any:
+    """The model of `version`, its files downloaded to `staged` and loaded by Spark from there (a
+    single-node model: by scikit-learn, applied through Spark)."""
+    import mlflow
+    from pyspark.ml import PipelineModel
+
     uri = f"models:/{settings.registered_model_name}/{version.version}"
-    with _staging(settings) as staged:
-        try:
-            with stores(settings), _quiet_collector():
-                local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staged))
-        except Exception as exc:
+    try:
+        with stores(settings), _quiet_collector():
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staged))
+    except Exception as exc:
+        raise ModelRegistryError(
+            f"could not load {uri} ('{alias}', version {version.version}): {error_summary(exc)}"
+        ) from exc
+    described = Path(local) / DRIVER_MODEL
+    if described.is_file():
+        import mlflow.sklearn
+
+        pipeline = mlflow.sklearn.load_model(str(local))
+        from spark_ml.ml.driver import DriverModel
+
+        return DriverModel.from_description(pipeline, json.loads(described.read_text(encoding="utf-8")))
+    data = Path(local) / MODEL_DATA
+    if not data.is_dir():
+        raise ModelRegistryError(
+            f"could not load {uri} ('{alias}', version {version.version}): its files are missing "
+            f"(no {MODEL_DATA}/ folder in {version.source})"
+        )
+    try:
+        return PipelineModel.load(str(data))
+    except Exception as exc:
+        if not has_condition(exc, NEEDS_JVM):
+            raise
+        from spark_ml.ml import booster
+
+        if not booster.has_xgboost_stage(data):
             raise ModelRegistryError(
-                f"could not load {uri} ('{alias}', version {version.version}): {error_summary(exc)}"
+                f"could not load {uri} ('{alias}', version {version.version}) over Spark Connect: a stage of "
+                f"it needs the JVM ({error_summary(exc)}); use a classic session"
             ) from exc
-        described = Path(local) / DRIVER_MODEL
-        if described.is_file():
-            import mlflow.sklearn
+        from pyspark.sql import SparkSession
 
-            pipeline = mlflow.sklearn.load_model(str(local))
-            from spark_ml.ml.driver import DriverModel
-
-            yield DriverModel.from_description(pipeline, json.loads(described.read_text(encoding="utf-8"))), version
-            return
-        data = Path(local) / MODEL_DATA
-        if not data.is_dir():
-            raise ModelRegistryError(
-                f"could not load {uri} ('{alias}', version {version.version}): its files are missing "
-                f"(no {MODEL_DATA}/ folder in {version.source})"
-            )
-        try:
-            model: Any = PipelineModel.load(str(data))
-        except Exception as exc:
-            if not has_condition(exc, NEEDS_JVM):
-                raise
-            from spark_ml.ml import booster
-
-            if not booster.has_xgboost_stage(data):
-                raise ModelRegistryError(
-                    f"could not load {uri} ('{alias}', version {version.version}) over Spark Connect: a stage of "
-                    f"it needs the JVM ({error_summary(exc)}); use a classic session"
-                ) from exc
-            from pyspark.sql import SparkSession
-
-            # an xgboost.spark champion (trained on a classic cluster): its booster is applied here
-            log.info("loading %s over Spark Connect: its xgboost stage is applied through its booster", uri)
-            model = booster.load_stages(data, SparkSession.active())
-        yield model, version
+        # an xgboost.spark champion (trained on a classic cluster): its booster is applied here
+        log.info("loading %s over Spark Connect: its xgboost stage is applied through its booster", uri)
+        return booster.load_stages(data, SparkSession.active())

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from spark_ml.cli.runner import log_file
 from spark_ml.config import Settings
 from spark_ml.errors import DataQualityError, ModelRegistryError
+from spark_ml.io import models
 from spark_ml.logs import configure_logging
 from spark_ml.tasks import promote, score, train
 from spark_ml.tasks.base import TaskContext
@@ -83,6 +84,8 @@ def test_a_deleted_champion_version_or_lost_model_files_are_clear_errors(
     assert (files / "MLmodel").is_file()
     moved = tmp_path / "moved"
     shutil.move(str(files), moved)
+    # promote loaded that version in this session and keeps it: a fresh process has no loaded models
+    assert models.forget_loaded_models() >= 1
     with pytest.raises(
         ModelRegistryError, match=rf"could not load models:/flight_delay/{version} \('champion', version {version}\)"
     ):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -13,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_ml.config import Settings, load_settings
-from spark_ml.io import registry
+from spark_ml.io import models, registry
 from spark_ml.io.delta import Lakehouse
 from spark_ml.tasks import promote, score, train
 from spark_ml.tasks.base import TaskResult
@@ -115,6 +116,40 @@ def test_regression_gate_and_predictions(spark: SparkSession, regression: Run) -
     assert predictions.columns[:4] == ["id", "d", "prediction", "model_name"]
     assert dict(predictions.dtypes)["prediction"] == "double"
     assert predictions.count() == regression.score.metrics["rows"] > 0
+
+
+def test_a_model_version_is_loaded_once_per_session_and_its_alias_resolved_every_time(
+    spark: SparkSession, regression: Run
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    settings = regression.settings
+    name = settings.registered_model_name
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.registry_uri)
+    with models.loaded(settings, "champion") as (champion, version):
+        pass
+    with models.loaded(settings, "champion") as (again, same):
+        assert again is champion  # the same version in the same session: not loaded again
+        assert same.version == version.version
+    copy = client.create_model_version(name, version.source, run_id=version.run_id)
+    client.set_registered_model_alias(name, "cache_probe", copy.version)
+    with models.loaded(settings, "cache_probe") as (other, resolved):
+        assert (other is not champion, resolved.version) == (True, copy.version)
+        staged = list(Path(settings.layout.model_staging_dir).iterdir())
+        assert len(staged) >= 2  # each loaded version keeps its own staging folder
+    client.set_registered_model_alias(name, "cache_probe", version.version)
+    with models.loaded(settings, "cache_probe") as (moved, resolved):
+        assert (moved is champion, resolved.version) == (True, version.version)
+    assert models.forget_loaded_models() >= 2
+    assert not [p for p in staged if p.exists()]  # forgotten models leave no staging folder
+    rows = tiny_frame(spark)
+    with models.loaded(settings, "champion") as (reloaded, _):
+        assert reloaded is not champion
+        assert_df_equality(
+            reloaded.transform(rows).select("id", "prediction"),
+            champion.transform(rows).select("id", "prediction"),
+            ignore_row_order=True,
+        )
 
 
 def test_multiclass_keeps_a_class_absent_from_validation(multiclass: Run) -> None:

@@ -128,3 +128,36 @@ def test_conflict_detection_uses_delta_error_conditions() -> None:
     wrapped = RuntimeError("write failed")
     wrapped.__cause__ = _SparkError("DELTA_CONCURRENT_APPEND")
     assert is_conflict(wrapped)
+
+
+def test_a_write_reads_its_commit_from_the_log_file_as_the_history_has_it(
+    spark: SparkSession, tmp_settings: Settings
+) -> None:
+    """Create, append, a filtered overwrite and a write that changes nothing: the version, rows and
+    operation each write returns (read from its commit file) are those DESCRIBE HISTORY shows."""
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    written = [
+        lake.write(frame(spark, [(2013, 1, "AA", 1), (2013, 2, None, 2)]), "silver.flights"),
+        lake.write(frame(spark, [(2013, 3, "UA", 5)]), "silver.flights", mode="append"),
+        lake.write(
+            frame(spark, [(2013, 2, "B6", 9), (2013, 2, "DL", 7), (2013, 2, None, None)]),
+            "silver.flights",
+            mode="overwrite",
+            replace_where="month = 2",
+        ),
+        lake.write(frame(spark, []), "silver.flights", mode="append"),
+    ]
+    history = {int(c["version"]): c for c in lake.history("silver.flights")}
+    seen = [
+        (w.version, w.rows, w.operation, int(history[w.version]["operationMetrics"].get("numOutputRows", 0)))
+        for w in written
+    ]
+    assert seen[:3] == [
+        (0, 2, "CREATE TABLE AS SELECT", 2),
+        (1, 1, "WRITE", 1),
+        (2, 3, "WRITE", 3),
+    ]
+    assert [history[v]["operation"] for v in (0, 1, 2)] == [w.operation for w in written[:3]]
+    # an empty append: no rows claimed, and the version is the table's latest (its own commit, or
+    # the previous one when the runtime skips a commit of nothing)
+    assert (written[3].version, written[3].rows) == (max(history), 0)
