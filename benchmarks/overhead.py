@@ -6,10 +6,11 @@ Prints one JSON line: seconds from the process's start to the end of its imports
 session's start, and the task's first run (a cold JVM: what a fresh spark-submit pays) and its second
 run in the same session (a warm JVM: what `spark-ml pipeline`'s later steps and the tasks of a job on
 a shared cluster pay), each split into Delta history (the version a read pins, a write's commit:
-the table's log folder where this process sees it, else DESCRIBE HISTORY), the model load (score), the run manifest, and the rest (the work itself on
-a handful of rows). Spans do not overlap: time inside an outer span (e.g. the history a manifest
-write reads) counts for the outer one. `benchmarks.run`'s overhead step adds the process's wall time
-from start to exit, measured by the parent.
+the table's log folder where this process sees it, else DESCRIBE HISTORY), the model load
+(score), the run manifest, and the rest (the work itself on a handful of rows). Spans do not
+overlap: time inside an outer span (e.g. the history a manifest write reads) counts for the outer
+one. `benchmarks.run`'s overhead step adds the process's wall time from start to exit, measured by
+the parent.
 """
 
 from __future__ import annotations

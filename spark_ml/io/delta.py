@@ -373,7 +373,11 @@ class Lakehouse:
         except OSError:
             return None
         for line in lines:
-            info = json.loads(line).get("commitInfo") if line.strip() else None
+            try:
+                action = json.loads(line) if line.strip() else None
+            except ValueError:
+                return None  # not a commit file this reader understands: Spark reads the history
+            info = action.get("commitInfo") if isinstance(action, dict) else None
             if isinstance(info, dict):
                 return {
                     "version": version,
