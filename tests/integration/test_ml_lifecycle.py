@@ -20,19 +20,19 @@ pytestmark = [pytest.mark.integration]  # runs train, promote and the pipeline
 
 
 @pytest.mark.slow
-def test_a_weak_challenger_is_rejected_and_the_champion_stays(
-    spark: SparkSession, world_copy: SliceRun, tmp_path: Path
-) -> None:
+def test_a_weak_challenger_is_rejected_and_the_champion_stays(spark: SparkSession, world_copy: SliceRun) -> None:
+    """The copy's own registry: its champion is the world's logistic regression on every feature,
+    promoted by the world's promote (tests/integration/test_pipeline_slice.py checks that promotion)."""
     from mlflow.tracking import MlflowClient
 
-    root = Path(world_copy.settings.lakehouse.root)
-    store = f"mlflow.tracking_uri=sqlite:///{tmp_path}/gate.db"
-    strong = slice_settings(root, store)
-    train.run(spark, strong)
-    first = promote.run(spark, strong)
-    assert first.metrics["promoted"] is True
-    weak = slice_settings(root, store, "train.numeric=[distance]", "train.categorical=[]")
+    strong = world_copy.settings
+    champion = world_copy.results["promote"].metrics["challenger_version"]
+    client = MlflowClient(tracking_uri=strong.tracking_uri, registry_uri=strong.registry_uri)
+    before = {k: str(v) for k, v in client.get_registered_model(strong.registered_model_name).aliases.items()}
+    assert before == {"champion": champion, "challenger": champion}
+    weak = slice_settings(Path(strong.lakehouse.root), "train.numeric=[distance]", "train.categorical=[]")
     trained = train.run(spark, weak)
+    assert int(trained.metrics["version"]) == int(champion) + 1
     second = promote.run(spark, weak, fail_on_reject=True)
     assert second.metrics["promoted"] is False
     assert second.exit_code == EXIT_REJECTED
@@ -40,15 +40,14 @@ def test_a_weak_challenger_is_rejected_and_the_champion_stays(
     reasons = second.metrics["reasons"]
     assert re.fullmatch(r"auc_roc 0\.\d{4} < minimum 0\.6000", reasons[0]), reasons
     assert "worse than tolerance 0.0050" in reasons[2], reasons
-    client = MlflowClient(tracking_uri=strong.tracking_uri, registry_uri=strong.registry_uri)
     aliases = {k: str(v) for k, v in client.get_registered_model(strong.registered_model_name).aliases.items()}
-    assert aliases == {"champion": first.metrics["challenger_version"], "challenger": trained.metrics["version"]}
+    assert aliases == {"champion": champion, "challenger": trained.metrics["version"]}
     rejected = client.get_model_version(strong.registered_model_name, trained.metrics["version"])
     assert rejected.description.startswith("rejected: ")
     again = promote.run(spark, weak)  # rerunning the gate changes nothing
     assert again.metrics["promoted"] is False
     aliases = {k: str(v) for k, v in client.get_registered_model(strong.registered_model_name).aliases.items()}
-    assert aliases["champion"] == first.metrics["challenger_version"]
+    assert aliases["champion"] == champion
 
 
 @pytest.mark.slow
