@@ -68,12 +68,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"marked spark but not using the session: {', '.join(wrongly_marked)}")
 
 
-# A run of inline-data tests only (no data world): settings for queries over a handful of rows, where
-# compiling generated code and planning adaptive shuffles cost more than running the query. Measured
-# on 121 Spark-heavy unit tests (quality, Delta I/O, ML, transforms): 171 s -> 141 s. Results do not
-# depend on them (the same tests pass either way); runs that read the world keep the local defaults.
-# So a test's settings follow the selection it runs in: `make test-fast`, the unit lane of `make test`
-# and `pytest FILE` get these; a selection with a world test (the world lane) gets the defaults.
+# Every test session is set for small data: the unit tests' handful of rows and the data world's
+# 600 flights a month alike, where compiling generated code and planning adaptive shuffles cost more
+# than running the query. Measured on 121 Spark-heavy unit tests (quality, Delta I/O, ML,
+# transforms): 171 s -> 141 s; on the world's 58 tests alone, in one sitting (2026-12-03): 572 s ->
+# 464 s. Results do not depend on them (the same tests pass either way). The jobs themselves keep
+# the local defaults (spark_ml.session): `make run`, spark-submit and the system tests' processes.
 SMALL_DATA_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
@@ -156,9 +156,7 @@ _dev_server_used: list[str] = []
 
 
 @pytest.fixture(scope="session")
-def spark(
-    settings: Settings, connect_mode: bool, lakehouse_root: Path, request: pytest.FixtureRequest
-) -> Iterator[object]:
+def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Iterator[object]:
     """The one Spark session of the run: local[2] with Delta, or a Spark Connect client of the dev
     server (when it is up) or of a server started for this run."""
     from spark_ml.session import get_spark
@@ -167,9 +165,8 @@ def spark(
     if not connect_mode:
         with tiers.allowed():
             session = get_spark(settings)
-        if not any(tiers.reads_world(item) for item in request.session.items):
-            for key, value in SMALL_DATA_CONF.items():
-                session.conf.set(key, value)
+        for key, value in SMALL_DATA_CONF.items():
+            session.conf.set(key, value)
         yield session
         session.stop()
         return
