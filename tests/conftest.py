@@ -73,7 +73,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # than running the query. Measured on 121 Spark-heavy unit tests (quality, Delta I/O, ML,
 # transforms): 171 s -> 141 s; on the world's 58 tests alone, in one sitting (2026-12-03): 572 s ->
 # 464 s. Results do not depend on them (the same tests pass either way). The jobs themselves keep
-# the local defaults (spark_ml.session): `make run`, spark-submit and the system tests' processes.
+# the local defaults (spark_ml.session): `make run`, spark-submit and the system tests' processes;
+# so does a run with a system test that compares the world with such a job (the system tier).
 SMALL_DATA_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
@@ -155,8 +156,19 @@ def _dev_server_url() -> str | None:
 _dev_server_used: list[str] = []
 
 
+def _compares_world_with_jobs(item: pytest.Item) -> bool:
+    """A system test that reads the world and compares it with jobs run in other processes at the
+    jobs' own settings (spark-submit, the standalone cluster: a test AUC-ROC equal within 1e-9):
+    its run builds the world at those settings too."""
+    from tests import tiers
+
+    return item.get_closest_marker("system") is not None and tiers.reads_world(item)
+
+
 @pytest.fixture(scope="session")
-def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Iterator[object]:
+def spark(
+    settings: Settings, connect_mode: bool, lakehouse_root: Path, request: pytest.FixtureRequest
+) -> Iterator[object]:
     """The one Spark session of the run: local[2] with Delta, or a Spark Connect client of the dev
     server (when it is up) or of a server started for this run."""
     from spark_ml.session import get_spark
@@ -165,8 +177,9 @@ def spark(settings: Settings, connect_mode: bool, lakehouse_root: Path) -> Itera
     if not connect_mode:
         with tiers.allowed():
             session = get_spark(settings)
-        for key, value in SMALL_DATA_CONF.items():
-            session.conf.set(key, value)
+        if not any(_compares_world_with_jobs(item) for item in request.session.items):
+            for key, value in SMALL_DATA_CONF.items():
+                session.conf.set(key, value)
         yield session
         session.stop()
         return
