@@ -201,6 +201,8 @@ def spark(
             update={"spark": settings.spark.model_copy(update={"mode": "connect", "remote": url})}
         )
         session = get_spark(remote)
+        for key, value in SMALL_DATA_CONF.items():  # this client's session only, also on the dev server
+            session.conf.set(key, value)
         yield session
         session.stop()  # before the server stops: a closed client sends nothing more at exit
     finally:

@@ -2,11 +2,12 @@
 
 Bins come from the reference: quantiles for numeric columns (one `percentile_approx` pass for all
 columns), categories for categorical ones; nulls are a bin of their own. Counts per (column, bin)
-for both data sets come from one unpivoted aggregation each.
+for both data sets come from one unpivoted aggregation over the two.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,15 +77,18 @@ def _bin_expr(column: str, edges: list[float] | None, cats: list[str] | None) ->
 
 
 def bin_counts(
-    df: DataFrame, edges: Mapping[str, list[float]], cats: Mapping[str, list[str]]
-) -> dict[str, dict[str, int]]:
-    """column -> bin -> rows, from one aggregation over `df` (columns unpivoted with `stack`)."""
+    frames: Sequence[DataFrame], edges: Mapping[str, list[float]], cats: Mapping[str, list[str]]
+) -> list[dict[str, dict[str, int]]]:
+    """For each frame, column -> bin -> rows, from one aggregation over all of them (columns
+    unpivoted with an exploded array, the frames told apart by their position)."""
     columns = [*edges, *cats]
     pairs = [F.struct(F.lit(c).alias("column"), _bin_expr(c, edges.get(c), cats.get(c)).alias("bin")) for c in columns]
-    counted = df.select(F.explode(F.array(*pairs)).alias("cb")).groupBy("cb.column", "cb.bin").count().collect()
-    out: dict[str, dict[str, int]] = {c: {} for c in columns}
+    sides = [df.select(F.lit(i).alias("side"), F.explode(F.array(*pairs)).alias("cb")) for i, df in enumerate(frames)]
+    union = functools.reduce(DataFrame.unionByName, sides)
+    counted = union.groupBy("side", "cb.column", "cb.bin").count().collect()
+    out: list[dict[str, dict[str, int]]] = [{c: {} for c in columns} for _ in frames]
     for row in counted:
-        out[row["column"]][row["bin"]] = int(row["count"])
+        out[row["side"]][row["column"]][row["bin"]] = int(row["count"])
     return out
 
 
@@ -120,8 +124,7 @@ def drift_report(
     """PSI and status of every column, reference vs current."""
     edges = numeric_edges(reference, numeric, bins)
     cats = categories(reference, categorical)
-    ref_counts = bin_counts(reference, edges, cats)
-    cur_counts = bin_counts(current, edges, cats)
+    ref_counts, cur_counts = bin_counts([reference, current], edges, cats)
     report = []
     for c in [*numeric, *categorical]:
         value = psi(ref_counts[c], cur_counts[c])
