@@ -85,12 +85,11 @@ test-connect: install
 	$(BIN)/pytest -q -p no:randomly -m "unit and spark and not jvm_only" --spark-connect
 
 # The README's test command: lint, types, import contracts, notebook check; then two pytest
-# processes side by side: the integration tests that read the data world (built once, its session
-# on local[1]), and the unit tests, the task-level integration tests and the Connect pass (local[2]).
-# Random order (seed printed).
+# processes side by side: the integration tests that read the data world (built once), and the
+# unit tests, the task-level integration tests and the Connect pass. Random order (seed printed).
 test: lint typecheck
 	@mkdir -p .make
-	@SPARK_ML_TEST_MASTER='local[1]' $(BIN)/pytest -q -m "integration and world" --durations=10 > .make/world-tests.log 2>&1 & pid=$$!; \
+	@$(BIN)/pytest -q -m "integration and world" --durations=10 > .make/world-tests.log 2>&1 & pid=$$!; \
 	$(BIN)/pytest -q -m "unit or (integration and not world)" --durations=10; tests=$$?; \
 	$(MAKE) --no-print-directory test-connect VENV=$(VENV); connect=$$?; \
 	wait $$pid; world=$$?; echo "== the integration tests that read the data world"; cat .make/world-tests.log; \

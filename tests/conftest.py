@@ -132,14 +132,9 @@ def lakehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(lakehouse_root: Path) -> Settings:
-    """The run's settings; SPARK_ML_TEST_MASTER sets its session's master (`make test` runs the
-    world's tests on local[1] beside the unit lane's local[2], so the two share the 2 cores)."""
-    import os
-
     from spark_ml.config import load_settings
 
-    master = os.environ.get("SPARK_ML_TEST_MASTER")
-    return load_settings("local", CONF, overrides_for(lakehouse_root, *([f"spark.master={master}"] if master else [])))
+    return load_settings("local", CONF, overrides_for(lakehouse_root))
 
 
 def _dev_server_url() -> str | None:
