@@ -81,6 +81,8 @@ def bin_counts(
 ) -> list[dict[str, dict[str, int]]]:
     """For each frame, column -> bin -> rows, from one aggregation over all of them (columns
     unpivoted with an exploded array, the frames told apart by their position)."""
+    if not frames:
+        return []
     columns = [*edges, *cats]
     pairs = [F.struct(F.lit(c).alias("column"), _bin_expr(c, edges.get(c), cats.get(c)).alias("bin")) for c in columns]
     sides = [df.select(F.lit(i).alias("side"), F.explode(F.array(*pairs)).alias("cb")) for i, df in enumerate(frames)]

@@ -31,6 +31,7 @@ def test_an_empty_current_side_has_no_bins(spark: SparkSession) -> None:
     ref, cur = bin_counts([reference, reference.limit(0)], {"x": [2.0]}, {})
     assert ref == {"x": {"b000": 1, "b001": 3, NULL_BIN: 1}}
     assert cur == {"x": {}}
+    assert bin_counts([], {"x": [2.0]}, {}) == []
 
 
 def test_the_report_holds_each_columns_psi_rows_and_status(spark: SparkSession) -> None:
