@@ -61,6 +61,7 @@ def lakehouse(tmp_path: Path) -> Iterator[Path]:
     dev(root, "stop")  # whatever a failing test left running
 
 
+@pytest.mark.slow  # a Connect server starts (with Delta) and stops: 25 s in the .ci/run of 2026-12-04
 def test_start_status_stop_leave_no_jvm(lakehouse: Path) -> None:
     port = free_port()
     started = dev(lakehouse, "start", "--port", str(port))
