@@ -86,7 +86,7 @@ def bin_counts(
     columns = [*edges, *cats]
     pairs = [F.struct(F.lit(c).alias("column"), _bin_expr(c, edges.get(c), cats.get(c)).alias("bin")) for c in columns]
     sides = [df.select(F.lit(i).alias("side"), F.explode(F.array(*pairs)).alias("cb")) for i, df in enumerate(frames)]
-    union = functools.reduce(DataFrame.unionByName, sides)
+    union = functools.reduce(lambda a, b: a.unionByName(b), sides)  # the instance's own method: also Connect's
     counted = union.groupBy("side", "cb.column", "cb.bin").count().collect()
     out: list[dict[str, dict[str, int]]] = [{c: {} for c in columns} for _ in frames]
     for row in counted:
