@@ -66,16 +66,21 @@ def test_the_notebook_runs_top_to_bottom_on_real_tables(
 def test_the_extracted_before_notebook_prints_and_writes_what_the_original_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], spark: SparkSession
 ) -> None:
-    """notebooks/flight_delays_before.ipynb and its extraction, each in a fresh kernel on its own Spark:
-    the same printed output and the same parquet table. The kernels see the module through PYTHONPATH
-    (Spark's Python workers import the UDF from it) and run UDFs with this interpreter. Then the job
-    extract wrote runs under spark-submit in an empty folder (it unpacks the CSV the notebook unpacks)
-    and writes exactly the rows the original notebook wrote."""
+    """notebooks/flight_delays_before.ipynb and its extraction (with a job), run with `notebook run
+    --against`, each in a fresh kernel on its own Spark: the same printed output and the same parquet
+    table. The kernels see the module through PYTHONPATH (Spark's Python workers import the UDF from
+    it) and run UDFs with this interpreter. Then the job extract wrote runs under spark-submit in an
+    empty folder (it unpacks the CSV the notebook unpacks) and writes exactly the rows the original
+    notebook wrote. (`extract --verify --job`, which also runs the job in a kernel, is tested on the
+    corpus in tests/unit/notebook/test_verify.py: here spark-submit runs it.)"""
     before = Path(shutil.copy(REPO / "notebooks" / "flight_delays_before.ipynb", tmp_path / "before.ipynb"))
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     args = ["notebook", "extract", str(before), "--module", "flight_delays.steps", "--root", str(tmp_path)]
-    assert cli.main([*args, "--verify", "--job", "late_by_carrier"]) == 0
+    assert cli.main([*args, "--job", "late_by_carrier"]) == 0
+    capsys.readouterr()
+    rewritten = tmp_path / "before.extracted.ipynb"
+    assert cli.main(["notebook", "run", str(before), "--against", str(rewritten), "--root", str(tmp_path)]) == 0
     report = capsys.readouterr().out
     # both ran to the end, printed the same lines and wrote the same summary table (a parquet folder)
     assert re.search(r"^original before\.ipynb: ran \d+ code cells", report, re.M), report
