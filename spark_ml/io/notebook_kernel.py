@@ -16,9 +16,9 @@ defines what a Databricks notebook finds without importing it:
 
 The session replays a Delta table's log in one task (`spark.databricks.delta.snapshotPartitions`
 1, not Delta's 50): the tables a compared run writes are new, with a short log. A kernel run of a
-corpus notebook took 42 s with Delta's default and 32 s with 1 (2026-12-04, this machine). Code
-generation and adaptive planning keep Spark's defaults (turning them off as well took that run to
-27 s): a notebook moved into a package runs on real data, where they pay.
+corpus notebook took 40.6 s with Delta's default and 28.3 s with 1 (medians of 3, alternated,
+2026-12-04, this machine). Code generation and adaptive planning keep Spark's defaults (turning
+them off as well gave 27-28 s in two runs): a notebook moved into a package runs on real data.
 
 `print_snapshot(roots)` prints, after a marker line, every catalog table and every Delta or
 Parquet folder under `roots`: schema, row count, and the rows as sorted JSON, or for more than
