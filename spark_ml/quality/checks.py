@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_ml.config import (
@@ -99,24 +99,72 @@ def evaluate(
         elif isinstance(check, UniqueCheck):
             key = F.struct(*[F.col(c) for c in check.columns])
             aggregates.append((F.count(F.lit(1)) - F.count_distinct(key)).alias(f"__c{i}"))
-    row = frame.agg(*aggregates).collect()[0]
+    row = frame.agg(*aggregates).collect()[0].asDict()
     total = int(row["__total"])
-    results = []
+    return [_result(table, check, total, int(row.get(f"__c{i}") or 0)) for i, check in enumerate(checks)]
+
+
+def _result(table: str, check: Check, total: int, failed: int) -> CheckResult:
+    if isinstance(check, MinRowsCheck):
+        failed, allowed = (0 if total >= check.min else 1), 0
+        details = f"{total:,} rows (minimum {check.min:,})"
+    else:
+        allowed = check.allowed(total)
+        details = f"{failed:,} of {total:,} rows fail"
+        if check.severity == "quarantine" and 0 < failed <= allowed:
+            details += ", quarantined"
+        if check.max_count is not None or check.max_fraction is not None:
+            details += f" ({allowed:,} allowed)"
+    return CheckResult(table, check_name(check), check.check, check.severity, failed, total, details, allowed)
+
+
+# The message a guarded write's failing row raises (see `guarded`).
+GUARD_FAILED = "spark_ml data-quality guard failed"
+
+
+def guardable(checks: Sequence[Check]) -> bool:
+    """True when one failing row fails the table: every check is of severity error without a
+    threshold (no warn or quarantine check, whose failing rows must be counted)."""
+    return bool(checks) and all(
+        c.severity == "error" and getattr(c, "max_count", None) is None and getattr(c, "max_fraction", None) is None
+        for c in checks
+    )
+
+
+def guarded(
+    df: DataFrame, table: str, checks: Sequence[Check], references: Mapping[str, DataFrame] | None = None
+) -> DataFrame:
+    """`df` (same columns and rows) that fails the action writing it at its first row failing one
+    of `checks` (all `guardable`), with GUARD_FAILED in the error: the checks run in the write's own
+    pass, and a failed job commits nothing. A unique check numbers the rows of each key (a window
+    over the key, which reuses a partitioning by some of its columns). min_rows is not a row's
+    property: the caller checks it before writing."""
+    frame = prepare(df, table, checks, references)
+    failing = F.lit(False)
     for i, check in enumerate(checks):
-        if isinstance(check, MinRowsCheck):
-            failed, allowed = (0 if total >= check.min else 1), 0
-            details = f"{total:,} rows (minimum {check.min:,})"
-        else:
-            failed, allowed = int(row[f"__c{i}"] or 0), check.allowed(total)
-            details = f"{failed:,} of {total:,} rows fail"
-            if check.severity == "quarantine" and 0 < failed <= allowed:
-                details += ", quarantined"
-            if check.max_count is not None or check.max_fraction is not None:
-                details += f" ({allowed:,} allowed)"
-        results.append(
-            CheckResult(table, check_name(check), check.check, check.severity, failed, total, details, allowed)
-        )
-    return results
+        row_fails = violation(check, i)
+        if row_fails is None and isinstance(check, UniqueCheck):
+            number = f"__row_of_key_{i}"
+            key = [F.col(c) for c in check.columns]
+            frame = frame.withColumn(number, F.row_number().over(Window.partitionBy(*key).orderBy(*key)))
+            row_fails = F.col(number) > 1
+        if row_fails is not None:
+            failing = failing | row_fails
+    # The guard is part of a written column, so no optimizer rule can drop it or move it below
+    # another filter of `df`: every written row is checked, and only those.
+    first = df.columns[0]
+    stop = F.raise_error(F.lit(f"{GUARD_FAILED}: {table}"))
+    return frame.select(F.when(failing, stop).otherwise(F.col(first)).alias(first), *df.columns[1:])
+
+
+def passed(table: str, checks: Sequence[Check], total: int) -> list[CheckResult]:
+    """The results of `checks` on `total` rows that all passed (a guarded write that succeeded)."""
+    return [_result(table, check, total, 0) for check in checks]
+
+
+def min_rows_needed(checks: Sequence[Check]) -> int:
+    """The largest minimum of the error min_rows checks (0 without one)."""
+    return max((c.min for c in checks if isinstance(c, MinRowsCheck) and c.severity == "error"), default=0)
 
 
 def good_rows(prepared: DataFrame) -> DataFrame:

@@ -20,10 +20,15 @@ from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
 from spark_ml.logs import text_table
 from spark_ml.provenance import manifest, runs
 from spark_ml.quality.checks import (
+    GUARD_FAILED,
     QUARANTINED_BY,
     CheckResult,
     evaluate,
     good_rows,
+    guardable,
+    guarded,
+    min_rows_needed,
+    passed,
     prepare,
     quarantined_rows,
     raise_on_errors,
@@ -158,11 +163,19 @@ class TaskContext:
         """Run the table's configured quality checks on `df` (one pass over it), record the results,
         fail before writing anything on a failing check, else write the good rows to `table` and the
         rows a quarantine check rejects to `<table>_quarantine` (one commit each, same mode and
-        filter). Every row is written once: rows in = rows written + rows quarantined."""
+        filter). Every row is written once: rows in = rows written + rows quarantined.
+
+        When every check is an error without a threshold, the checks run inside the write's own
+        pass (`quality.checks.guarded`; min_rows first, from at most that many rows): one failing row
+        fails the job, which commits nothing, and the failures are then counted as below."""
         checks = self.settings.quality.get(table, ())
         if not checks:
             return self.lakehouse.write(df, table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
+        if guardable(checks):
+            written = self._guarded_write(df, table, refs, mode, where)
+            if written is not None:
+                return written
         prepared = prepare(df, table, checks, refs).persist()
         try:
             results = evaluate(prepared, table, checks)
@@ -173,6 +186,24 @@ class TaskContext:
             return self._split_write(prepared, df.columns, table, results[0].total, mode, where)
         finally:
             prepared.unpersist()
+
+    def _guarded_write(
+        self, df: DataFrame, table: str, refs: dict[str, DataFrame], mode: str, where: Column | None
+    ) -> TableWrite | None:
+        """The write with its checks in its own pass; None, with nothing committed, when a check fails."""
+        checks = self.settings.quality[table]
+        needed = min_rows_needed(checks)
+        if needed and df.limit(needed).count() < needed:
+            return None
+        try:
+            written = self.lakehouse.write(guarded(df, table, checks, refs), table, mode=mode, where=where)
+        except Exception as exc:
+            if GUARD_FAILED not in str(exc):
+                raise
+            log.info("%s: a row failed a data-quality check during the write (nothing committed)", table)
+            return None
+        self.record_quality(passed(table, checks, written.rows))
+        return written
 
     def _split_write(
         self, prepared: DataFrame, columns: list[str], table: str, total: int, mode: str, where: Column | None

@@ -1,0 +1,108 @@
+"""Checks inside the write's own pass: when every check of a table is an error without a threshold,
+the first failing row fails the write (nothing committed), and the failures are then counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from spark_ml.config import Settings, load_settings
+from spark_ml.errors import DataQualityError
+from spark_ml.io.delta import Lakehouse
+from spark_ml.quality.checks import GUARD_FAILED, evaluate, guardable, guarded
+from spark_ml.tasks.base import TaskContext
+from tests.helpers import CONF, overrides_for
+
+SCHEMA = "id STRING, day INT, amount DOUBLE"
+GOOD = [("a", 1, 10.0), ("b", 1, None), ("a", 2, 0.0), ("c", 3, 1e9)]
+ERRORS = (
+    "[{check: not_null, columns: [id]}, {check: unique, columns: [id, day]},"
+    " {check: range, column: amount, min: 0}, {check: min_rows, min: 2}]"
+)
+
+
+def settings(root: Path, checks: str) -> Settings:
+    return load_settings(
+        "local", CONF, overrides_for(root, "tables.silver.events={}", f"quality.silver.events={checks}")
+    )
+
+
+def test_only_error_checks_without_a_threshold_are_guarded(tmp_path: Path) -> None:
+    quality = settings(tmp_path, ERRORS).quality["silver.events"]
+    assert guardable(quality)
+    for other in (
+        "[{check: not_null, columns: [id], severity: warn}]",
+        "[{check: not_null, columns: [id], severity: quarantine}]",
+        "[{check: not_null, columns: [id], max_count: 1}]",
+        "[{check: range, column: amount, min: 0, max_fraction: 0.1}]",
+    ):
+        assert not guardable(settings(tmp_path, other).quality["silver.events"]), other
+    assert not guardable(())
+
+
+def test_a_guarded_frame_has_the_rows_and_columns_of_its_input(spark: SparkSession, tmp_path: Path) -> None:
+    checks = settings(tmp_path, ERRORS).quality["silver.events"]
+    frame = spark.createDataFrame(GOOD, SCHEMA)
+    assert_df_equality(guarded(frame, "silver.events", checks), frame, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [(None, 4, 1.0), ("a", 1, 5.0), ("d", 4, -0.5)],
+    ids=["null id", "duplicate key", "out of range"],
+)
+def test_one_failing_row_fails_the_action(spark: SparkSession, tmp_path: Path, bad_row: tuple) -> None:
+    checks = settings(tmp_path, ERRORS).quality["silver.events"]
+    frame = spark.createDataFrame([*GOOD, bad_row], SCHEMA)
+    with pytest.raises(Exception, match=f"{GUARD_FAILED}: silver.events"):
+        guarded(frame, "silver.events", checks).write.format("noop").mode("overwrite").save()
+
+
+def test_rows_the_input_filters_out_are_never_checked(spark: SparkSession, tmp_path: Path) -> None:
+    # the guard must not be evaluated below the input's own filter (a null id never reaches it)
+    checks = settings(tmp_path, "[{check: not_null, columns: [id]}]").quality["silver.events"]
+    frame = spark.createDataFrame([*GOOD, (None, 9, 1.0)], SCHEMA).where(F.col("day") < 9)
+    assert guarded(frame, "silver.events", checks).count() == 4
+
+
+def test_a_guarded_write_records_what_the_two_pass_check_records(spark: SparkSession, tmp_path: Path) -> None:
+    cfg = settings(tmp_path, ERRORS)
+    frame = spark.createDataFrame(GOOD, SCHEMA)
+    ctx = TaskContext("silver", spark, cfg)
+    written = ctx.checked_write(frame, "silver.events")
+    assert written.rows == 4
+    assert_df_equality(Lakehouse(spark, cfg).read("silver.events"), frame, ignore_row_order=True, ignore_nullable=True)
+    expected = evaluate(frame, "silver.events", cfg.quality["silver.events"])
+    assert ctx.quality == expected
+    assert [(r.check, r.failed, r.total, r.status) for r in ctx.quality][-1] == ("min_rows(2)", 0, 4, "pass")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [*GOOD, ("a", 1, -1.0), (None, 5, 2.0)],
+            r"not_null\(id\) failed for 1 of 6 rows fail; unique\(id, day\) "
+            r"failed for 1 of 6 rows fail; range\(amount\) failed for 1 of 6 rows fail",
+        ),
+        ([GOOD[0]], r"min_rows\(2\) failed for 1 rows \(minimum 2\)"),
+    ],
+    ids=["row checks", "min_rows"],
+)
+def test_a_failing_guarded_write_counts_every_failure_and_commits_nothing(
+    spark: SparkSession, tmp_path: Path, rows: list, message: str
+) -> None:
+    cfg = settings(tmp_path, ERRORS)
+    lake = Lakehouse(spark, cfg)
+    TaskContext("silver", spark, cfg).checked_write(spark.createDataFrame(GOOD, SCHEMA), "silver.events")
+    before = lake.latest_version("silver.events")
+    ctx = TaskContext("silver", spark, cfg)
+    with pytest.raises(DataQualityError, match=rf"silver\.events \(nothing written\): {message}"):
+        ctx.checked_write(spark.createDataFrame(rows, SCHEMA), "silver.events")
+    assert lake.latest_version("silver.events") == before
+    assert lake.read("silver.events").count() == len(GOOD)
+    assert [r.status for r in ctx.quality].count("fail") >= 1
