@@ -64,9 +64,13 @@ class ModelSettings(Model):
 
 
 class TableSpec(Model):
+    """`properties`: Delta table properties set when spark_ml creates the table (an existing table
+    keeps its own, as with retention), e.g. `delta.dataSkippingNumIndexedCols`."""
+
     description: str = ""
     partition_by: tuple[Identifier, ...] = ()
     location: str | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
 
 
 class OpsSettings(Model):

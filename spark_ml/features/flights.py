@@ -162,6 +162,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
             date="flight_date",
             value="__delayed",
             days=params.carrier_window_days,
+            broadcast=True,
         )
         .transform(
             with_mean_before,
@@ -170,6 +171,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
             date="flight_date",
             value="__delayed",
             days=params.route_window_days,
+            broadcast=True,
         )
         .transform(
             with_mean_before,
@@ -178,6 +180,7 @@ def flight_features(flights: DataFrame, weather: DataFrame, planes: DataFrame, p
             date="flight_date",
             value="dep_delay",
             days=params.origin_window_days,
+            broadcast=True,
         )
     )
     labeled = with_history.where(F.col("arr_delay").isNotNull()).withColumn("is_delayed", F.col("__delayed"))

@@ -306,6 +306,8 @@ class Lakehouse:
             )
             .tableProperty("comment", spec.description or name)
         )
+        for key, value in spec.properties.items():
+            writer = writer.tableProperty(key, value)
         if spec.partition_by:
             writer = writer.partitionedBy(*[F.col(c) for c in spec.partition_by])
         writer.create()

@@ -19,6 +19,7 @@ def with_mean_before(
     date: str,
     value: str,
     days: int,
+    broadcast: bool = False,
 ) -> DataFrame:
     """Adds `output`: the mean of non-null `value` over rows with the same `by` keys dated
     `date - days` .. `date - 1` (never the row's own date or later). Null when there is no such
@@ -26,6 +27,8 @@ def with_mean_before(
 
     Aggregates to one row per (keys, day) first, then a range window of `days` days over day
     numbers, then joins back: one shuffle per key set, whatever the number of rows per day.
+    `broadcast`: join back with that per-day side broadcast (one row per key and day: set it when
+    the keys are few, as carriers or routes are, so `df` is neither shuffled nor sorted for it).
     """
     if days < 1:
         raise ParameterError(f"with_mean_before needs days >= 1, got {days}")
@@ -47,4 +50,5 @@ def with_mean_before(
     condition = F.col(date) == F.col("__d")
     for i, key in enumerate(by):
         condition = condition & (F.col(key) == F.col(f"__k{i}"))  # null keys never match: null output
-    return df.join(rolled, on=condition, how="left").select(*df.columns, output)
+    daily_side = F.broadcast(rolled) if broadcast else rolled
+    return df.join(daily_side, on=condition, how="left").select(*df.columns, output)

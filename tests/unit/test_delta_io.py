@@ -28,6 +28,19 @@ def test_write_creates_a_partitioned_table_with_retention(spark: SparkSession, t
     assert props["delta.deletedFileRetentionDuration"] == "interval 7 days"
 
 
+def test_a_created_table_gets_the_properties_its_spec_names(spark: SparkSession, tmp_settings: Settings) -> None:
+    # conf/base/tables.yml: gold.flight_features keeps file statistics on its first 9 columns
+    lake = Lakehouse(spark, tmp_settings, task="test")
+    lake.write(frame(spark, [(2013, 1, "AA", 1)]), "gold.flight_features")
+    lake.write(frame(spark, [(2013, 1, "AA", 1)]), "silver.flights")
+    props = {
+        table: {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {lake.ident(table)}").collect()}
+        for table in ("gold.flight_features", "silver.flights")
+    }
+    assert props["gold.flight_features"]["delta.dataSkippingNumIndexedCols"] == "9"
+    assert "delta.dataSkippingNumIndexedCols" not in props["silver.flights"]
+
+
 def test_reads_are_pinned_and_recorded(spark: SparkSession, tmp_settings: Settings) -> None:
     lake = Lakehouse(spark, tmp_settings, task="test")
     lake.write(frame(spark, [(2013, 1, "AA", 1)]), "silver.flights")

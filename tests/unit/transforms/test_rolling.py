@@ -16,7 +16,8 @@ def d(day: int, month: int = 3) -> dt.date:
     return dt.date(2013, month, day)
 
 
-def test_mean_uses_only_days_before_within_the_window(spark: SparkSession) -> None:
+@pytest.mark.parametrize("broadcast", [False, True], ids=["shuffled", "broadcast"])
+def test_mean_uses_only_days_before_within_the_window(spark: SparkSession, broadcast: bool) -> None:
     rows = [
         (1, "AA", d(1), 1.0),
         (2, "AA", d(1), 0.0),
@@ -31,7 +32,7 @@ def test_mean_uses_only_days_before_within_the_window(spark: SparkSession) -> No
         (11, "AA", d(10, 3), 0.0),  # window 3..9: d(5)=0, d(9)=1
     ]
     df = spark.createDataFrame(rows, "id INT, carrier STRING, day DATE, v DOUBLE")
-    out = df.transform(with_mean_before, "rate", by=["carrier"], date="day", value="v", days=7)
+    out = df.transform(with_mean_before, "rate", by=["carrier"], date="day", value="v", days=7, broadcast=broadcast)
     expected = spark.createDataFrame(
         [
             (1, "AA", d(1), 1.0, None),
