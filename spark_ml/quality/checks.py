@@ -126,8 +126,7 @@ def guardable(checks: Sequence[Check]) -> bool:
     """True when one failing row fails the table: every check is of severity error without a
     threshold (no warn or quarantine check, whose failing rows must be counted)."""
     return bool(checks) and all(
-        c.severity == "error" and getattr(c, "max_count", None) is None and getattr(c, "max_fraction", None) is None
-        for c in checks
+        c.severity == "error" and c.max_count is None and c.max_fraction is None for c in checks
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from spark_ml.config import ReferentialCheck, Settings, quarantine_table, redact
+from spark_ml.config import Check, ReferentialCheck, Settings, quarantine_table, redact
 from spark_ml.errors import EXIT_OK, DataLossError, SparkMLError, error_summary
 from spark_ml.io.delta import Lakehouse, TableRead, TableWrite
 from spark_ml.logs import text_table
@@ -173,7 +174,7 @@ class TaskContext:
             return self.lakehouse.write(df, table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
         if guardable(checks):
-            written = self._guarded_write(df, table, refs, mode, where)
+            written = self._guarded_write(df, table, checks, refs, mode, where)
             if written is not None:
                 return written
         prepared = prepare(df, table, checks, refs).persist()
@@ -188,10 +189,15 @@ class TaskContext:
             prepared.unpersist()
 
     def _guarded_write(
-        self, df: DataFrame, table: str, refs: dict[str, DataFrame], mode: str, where: Column | None
+        self,
+        df: DataFrame,
+        table: str,
+        checks: Sequence[Check],
+        refs: dict[str, DataFrame],
+        mode: str,
+        where: Column | None,
     ) -> TableWrite | None:
         """The write with its checks in its own pass; None, with nothing committed, when a check fails."""
-        checks = self.settings.quality[table]
         needed = min_rows_needed(checks)
         if needed and df.limit(needed).count() < needed:
             return None
