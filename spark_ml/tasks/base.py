@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
@@ -159,22 +159,34 @@ class TaskContext:
         self.lakehouse.writes.extend(result.writes)
 
     def checked_write(
-        self, df: DataFrame, table: str, *, mode: str = "overwrite", where: Column | None = None
+        self,
+        df: DataFrame,
+        table: str,
+        *,
+        mode: str = "overwrite",
+        where: Column | None = None,
+        files_by: Sequence[str] = (),
     ) -> TableWrite:
         """Run the table's configured quality checks on `df` (one pass over it), record the results,
         fail before writing anything on a failing check, else write the good rows to `table` and the
         rows a quarantine check rejects to `<table>_quarantine` (one commit each, same mode and
-        filter). Every row is written once: rows in = rows written + rows quarantined.
+        filter). Every row is written once: rows in = rows written + rows quarantined. `files_by`:
+        the rows are repartitioned by these columns just before the write (one file per value).
 
         When every check is an error without a threshold, the checks run inside the write's own
-        pass (`quality.checks.guarded`; min_rows first, from at most that many rows): one failing row
-        fails the job, which commits nothing, and the failures are then counted as below."""
+        pass (`quality.checks.guarded`; min_rows first, from at most that many rows of `df`, before
+        its repartition): one failing row fails the job, which commits nothing, and the failures are
+        then counted as below."""
+
+        def laid_out(frame: DataFrame) -> DataFrame:
+            return frame.repartition(*files_by) if files_by else frame
+
         checks = self.settings.quality.get(table, ())
         if not checks:
-            return self.lakehouse.write(df, table, mode=mode, where=where)
+            return self.lakehouse.write(laid_out(df), table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
         if guardable(checks):
-            written = self._guarded_write(df, table, checks, refs, mode, where)
+            written = self._guarded_write(df, laid_out, table, checks, refs, mode, where)
             if written is not None:
                 return written
         prepared = prepare(df, table, checks, refs).persist()
@@ -183,26 +195,30 @@ class TaskContext:
             self.record_quality(results)
             raise_on_errors(results)
             if not any(c.severity == "quarantine" for c in checks):
-                return self.lakehouse.write(prepared.select(*df.columns), table, mode=mode, where=where)
-            return self._split_write(prepared, df.columns, table, results[0].total, mode, where)
+                return self.lakehouse.write(laid_out(prepared.select(*df.columns)), table, mode=mode, where=where)
+            return self._split_write(laid_out(prepared), df.columns, table, results[0].total, mode, where)
         finally:
             prepared.unpersist()
 
     def _guarded_write(
         self,
         df: DataFrame,
+        laid_out: Callable[[DataFrame], DataFrame],
         table: str,
         checks: Sequence[Check],
         refs: dict[str, DataFrame],
         mode: str,
         where: Column | None,
     ) -> TableWrite | None:
-        """The write with its checks in its own pass; None, with nothing committed, when a check fails."""
+        """The write with its checks in its own pass; None, with nothing committed, when a check fails.
+        The min_rows probe reads `df` before its layout (a limit does not pass a repartition: the
+        probe would shuffle every row)."""
         needed = min_rows_needed(checks)
         if needed and df.limit(needed).count() < needed:
             return None
         try:
-            written = self.lakehouse.write(guarded(df, table, checks, refs), table, mode=mode, where=where)
+            frame = guarded(laid_out(df), table, checks, refs)
+            written = self.lakehouse.write(frame, table, mode=mode, where=where)
         except Exception as exc:
             if GUARD_FAILED not in str(exc):
                 raise

@@ -50,7 +50,8 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
         added = ctx.lakehouse.add_missing_columns(features, output)
         if added:  # a table built by an earlier release: the months not rebuilt read them as null
             ctx.note(f"{output}: added the column(s) {', '.join(added)}")
-        written = ctx.checked_write(features, output, mode="overwrite", where=rebuilt)
+        # One task per month partition writes one file per month (instead of one per shuffle partition).
+        written = ctx.checked_write(features, output, mode="overwrite", where=rebuilt, files_by=("year", "month"))
         ctx.note(f"{output}: {written.rows:,} rows for {len(months)} month(s) {months[0]}..{months[-1]}")
         return ctx.result({"months": months, "rows": written.rows})
 
@@ -74,5 +75,4 @@ def _monthly(
     last = max(month_bounds(m)[1] for m in months)
     built = found.builder.build(monthly.inputs_for(frames, first, last, found.params), found.params)
     require_columns(built, ["year", "month"], f"the output of feature builder {found.builder.name!r}")
-    # One task per month partition writes one file per month (instead of one per shuffle partition).
-    return months, built.where(in_months(months)).repartition("year", "month")
+    return months, built.where(in_months(months))

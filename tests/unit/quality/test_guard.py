@@ -96,3 +96,26 @@ def test_a_guarded_write_records_what_the_two_pass_check_records_and_a_failing_o
         assert lake.latest_version("silver.events") == written.version, case
         assert [r.status for r in failed.quality].count("fail") == message.count("failed for"), case
     assert_df_equality(lake.read("silver.events"), frame, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize(
+    "checks",
+    [
+        "[{check: not_null, columns: [id]}, {check: min_rows, min: 2}]",
+        "[{check: not_null, columns: [id], severity: warn}]",
+    ],
+    ids=["guarded", "two-pass"],
+)
+def test_files_by_writes_one_file_per_value_on_both_paths(spark: SparkSession, tmp_path: Path, checks: str) -> None:
+    cfg = load_settings(
+        "local",
+        CONF,
+        overrides_for(tmp_path, "tables.silver.events={partition_by: [day]}", f"quality.silver.events={checks}"),
+    )
+    frame = spark.createDataFrame(GOOD * 3, SCHEMA).withColumn("id", F.concat("id", F.monotonically_increasing_id()))
+    written = TaskContext("silver", spark, cfg).checked_write(frame.repartition(4), "silver.events", files_by=("day",))
+    table = Lakehouse(spark, cfg).read("silver.events")
+    assert written.rows == 12
+    assert_df_equality(table, frame, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
+    files = table.select(F.input_file_name().alias("file"), "day").distinct()
+    assert sorted(r["day"] for r in files.collect()) == [1, 2, 3]
