@@ -76,8 +76,10 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def median_of(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
-    """The median wall time of `repeats` calls, and every time."""
+def median_of(fn: Callable[[], Any], repeats: int, warmup: int = 0) -> tuple[float, list[float]]:
+    """The median wall time of `repeats` calls after `warmup` untimed ones, and every timed time."""
+    for _ in range(warmup):
+        fn()
     times = [timed(fn)[0] for _ in range(repeats)]
     return statistics.median(times), times
 
