@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from benchmarks.cluster import render, verdict
+from benchmarks.common import median_of
 from benchmarks.overhead import Spans
 from benchmarks.run import median_run
 
@@ -83,3 +84,9 @@ def test_a_wrapped_function_keeps_its_result_and_errors() -> None:
     with pytest.raises(ValueError, match="no such table"):
         spans.wrap("history", fails)()
     assert spans.depth == 0
+
+
+def test_warm_up_runs_are_run_but_not_timed() -> None:
+    calls: list[int] = []
+    _, times = median_of(lambda: calls.append(1), 3, warmup=1)
+    assert (len(calls), len(times)) == (4, 3)
