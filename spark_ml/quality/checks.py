@@ -161,6 +161,18 @@ def passed(table: str, checks: Sequence[Check], total: int) -> list[CheckResult]
     return [_result(table, check, total, 0) for check in checks]
 
 
+def has_rows(df: DataFrame, n: int) -> bool:
+    """Whether `df` has at least `n` rows, reading as little as Spark can. One row: a
+    duplicate-agnostic aggregate, under which Spark's optimizer drops the left outer joins whose
+    columns it does not need (the feature build's five broadcast sides are not computed: 0.3 s
+    where a limit took 0.8-1.1 s); more: at most `n` rows (a count is not duplicate-agnostic)."""
+    if n <= 0:
+        return True
+    if n == 1:
+        return df.agg(F.max(F.lit(1)).alias("any")).collect()[0]["any"] is not None
+    return df.limit(n).count() >= n
+
+
 def min_rows_needed(checks: Sequence[Check]) -> int:
     """The largest minimum of the error min_rows checks (0 without one)."""
     return max((c.min for c in checks if isinstance(c, MinRowsCheck) and c.severity == "error"), default=0)

@@ -28,6 +28,7 @@ from spark_ml.quality.checks import (
     good_rows,
     guardable,
     guarded,
+    has_rows,
     min_rows_needed,
     passed,
     prepare,
@@ -174,7 +175,7 @@ class TaskContext:
         the rows are repartitioned by these columns just before the write (one file per value).
 
         When every check is an error without a threshold, the checks run inside the write's own
-        pass (`quality.checks.guarded`; min_rows first, from at most that many rows of `df`, before
+        pass (`quality.checks.guarded`; min_rows first, by `quality.checks.has_rows` on `df` before
         its repartition): one failing row fails the job, which commits nothing, and the failures are
         then counted as below."""
 
@@ -211,10 +212,9 @@ class TaskContext:
         where: Column | None,
     ) -> TableWrite | None:
         """The write with its checks in its own pass; None, with nothing committed, when a check fails.
-        The min_rows probe reads `df` before its layout (a limit does not pass a repartition: the
-        probe would shuffle every row)."""
-        needed = min_rows_needed(checks)
-        if needed and df.limit(needed).count() < needed:
+        The min_rows probe reads `df` before its layout (neither a limit nor an aggregate passes a
+        repartition: the probe would shuffle every row)."""
+        if not has_rows(df, min_rows_needed(checks)):
             return None
         try:
             frame = guarded(laid_out(df), table, checks, refs)

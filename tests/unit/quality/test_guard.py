@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from spark_ml.config import Settings, load_settings
 from spark_ml.errors import DataQualityError
 from spark_ml.io.delta import Lakehouse
-from spark_ml.quality.checks import GUARD_FAILED, evaluate, guardable, guarded
+from spark_ml.quality.checks import GUARD_FAILED, evaluate, guardable, guarded, has_rows
 from spark_ml.tasks.base import TaskContext
 from tests.helpers import CONF, overrides_for
 
@@ -119,3 +119,21 @@ def test_files_by_writes_one_file_per_value_on_both_paths(spark: SparkSession, t
     assert_df_equality(table, frame, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
     files = table.select(F.input_file_name().alias("file"), "day").distinct()
     assert sorted(r["day"] for r in files.collect()) == [1, 2, 3]
+
+
+def test_has_rows_counts_at_least_n_rows_through_left_joins(spark: SparkSession) -> None:
+    left = spark.createDataFrame([("a", 1), ("b", None), ("c", 2)], "id STRING, day INT")
+    right = spark.createDataFrame([(1, "x"), (1, "y")], "day INT, tag STRING")  # day 1 matches twice
+    joined = left.join(right, on="day", how="left")
+    assert [has_rows(joined, n) for n in (0, 1, 4, 5)] == [True, True, True, False]
+    empty = joined.where(F.col("id") == "none")
+    assert [has_rows(empty, n) for n in (0, 1, 2)] == [True, False, False]
+
+
+def test_a_write_of_no_rows_fails_its_min_rows_of_one_and_commits_nothing(spark: SparkSession, tmp_path: Path) -> None:
+    cfg = settings(tmp_path, "[{check: not_null, columns: [id]}, {check: min_rows, min: 1}]")
+    first = TaskContext("silver", spark, cfg).checked_write(spark.createDataFrame(GOOD, SCHEMA), "silver.events")
+    none = spark.createDataFrame(GOOD, SCHEMA).where(F.col("day") > 9)
+    with pytest.raises(DataQualityError, match=r"silver\.events \(nothing written\): min_rows\(1\) failed for 0 rows"):
+        TaskContext("silver", spark, cfg).checked_write(none, "silver.events")
+    assert Lakehouse(spark, cfg).latest_version("silver.events") == first.version
