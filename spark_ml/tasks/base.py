@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
@@ -104,6 +104,11 @@ class TaskResult:
 _HEADER = ("table", "version read", "rows written", "version written")
 
 
+def _laid_out(frame: DataFrame, files_by: Sequence[str]) -> DataFrame:
+    """`frame` repartitioned by `files_by` (one task, so one file, per value), or as it is."""
+    return frame.repartition(*files_by) if files_by else frame
+
+
 class TaskContext:
     """Settings, session and lakehouse of one task run; builds the TaskResult at the end."""
 
@@ -178,38 +183,34 @@ class TaskContext:
         pass (`quality.checks.guarded`; min_rows first, by `quality.checks.has_rows` on `df` before
         its repartition): one failing row fails the job, which commits nothing, and the failures are
         then counted as below."""
-
-        def laid_out(frame: DataFrame) -> DataFrame:
-            return frame.repartition(*files_by) if files_by else frame
-
         checks = self.settings.quality.get(table, ())
         if not checks:
-            return self.lakehouse.write(laid_out(df), table, mode=mode, where=where)
+            return self.lakehouse.write(_laid_out(df, files_by), table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
         if guardable(checks):
-            written = self._guarded_write(df, laid_out, table, checks, refs, mode, where)
+            written = self._guarded_write(df, table, checks, refs, mode, where, files_by)
             if written is not None:
                 return written
-        prepared = prepare(df, table, checks, refs).persist()
+        prepared = prepare(_laid_out(df, files_by), table, checks, refs).persist()
         try:
             results = evaluate(prepared, table, checks)
             self.record_quality(results)
             raise_on_errors(results)
             if not any(c.severity == "quarantine" for c in checks):
-                return self.lakehouse.write(laid_out(prepared.select(*df.columns)), table, mode=mode, where=where)
-            return self._split_write(laid_out(prepared), df.columns, table, results[0].total, mode, where)
+                return self.lakehouse.write(prepared.select(*df.columns), table, mode=mode, where=where)
+            return self._split_write(prepared, df.columns, table, results[0].total, mode, where)
         finally:
             prepared.unpersist()
 
     def _guarded_write(
         self,
         df: DataFrame,
-        laid_out: Callable[[DataFrame], DataFrame],
         table: str,
         checks: Sequence[Check],
         refs: dict[str, DataFrame],
         mode: str,
         where: Column | None,
+        files_by: Sequence[str],
     ) -> TableWrite | None:
         """The write with its checks in its own pass; None, with nothing committed, when a check fails.
         The min_rows probe reads `df` before its layout (neither a limit nor an aggregate passes a
@@ -217,7 +218,7 @@ class TaskContext:
         if not has_rows(df, min_rows_needed(checks)):
             return None
         try:
-            frame = guarded(laid_out(df), table, checks, refs)
+            frame = guarded(_laid_out(df, files_by), table, checks, refs)
             written = self.lakehouse.write(frame, table, mode=mode, where=where)
         except Exception as exc:
             if GUARD_FAILED not in str(exc):

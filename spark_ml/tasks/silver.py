@@ -20,7 +20,5 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
     with TaskContext("silver", spark, cfg, run_id) as ctx:
         for step, builder in steps:
             rows = builder.build(ctx.lakehouse.read(step.source), cfg.silver)
-            if builder.partition_by:
-                rows = rows.repartition(*builder.partition_by)
-            ctx.checked_write(rows, step.target, mode="overwrite")
+            ctx.checked_write(rows, step.target, mode="overwrite", files_by=builder.partition_by)
         return ctx.result({"tables": len(steps)})

@@ -25,9 +25,9 @@ ERRORS = (
 )
 
 
-def settings(root: Path, checks: str) -> Settings:
+def settings(root: Path, checks: str, table: str = "{}") -> Settings:
     return load_settings(
-        "local", CONF, overrides_for(root, "tables.silver.events={}", f"quality.silver.events={checks}")
+        "local", CONF, overrides_for(root, f"tables.silver.events={table}", f"quality.silver.events={checks}")
     )
 
 
@@ -107,11 +107,7 @@ def test_a_guarded_write_records_what_the_two_pass_check_records_and_a_failing_o
     ids=["guarded", "two-pass"],
 )
 def test_files_by_writes_one_file_per_value_on_both_paths(spark: SparkSession, tmp_path: Path, checks: str) -> None:
-    cfg = load_settings(
-        "local",
-        CONF,
-        overrides_for(tmp_path, "tables.silver.events={partition_by: [day]}", f"quality.silver.events={checks}"),
-    )
+    cfg = settings(tmp_path, checks, table="{partition_by: [day]}")
     frame = spark.createDataFrame(GOOD * 3, SCHEMA).withColumn("id", F.concat("id", F.monotonically_increasing_id()))
     written = TaskContext("silver", spark, cfg).checked_write(frame.repartition(4), "silver.events", files_by=("day",))
     table = Lakehouse(spark, cfg).read("silver.events")
