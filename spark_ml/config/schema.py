@@ -200,6 +200,9 @@ class ScoreSettings(Model):
     month: Month = "2013-12"
     output: TableName
     alias: Identifier = "champion"
+    # A binary logistic-regression pipeline is applied as SQL columns (spark_ml.ml.compiled: the
+    # same values, about 3x faster); false applies every model with PipelineModel.transform.
+    compiled: bool = True
 
 
 class MonitorSettings(Model):
