@@ -2,6 +2,10 @@
 
     python -m benchmarks.overhead --task score --root DIR --tracking-uri URI [--started-at EPOCH]
 
+`--task bare_features` / `bare_score` run, in the same way, no task: a bare Delta read + write of
+what the task reads (the feature task's three inputs; the month's keys and features), the floor any
+Delta job on these rows pays in a fresh process.
+
 Prints one JSON line: seconds from the process's start to the end of its imports, the Spark
 session's start, and the task's first run (a cold JVM: what a fresh spark-submit pays) and its second
 run in the same session (a warm JVM: what `spark-ml pipeline`'s later steps and the tasks of a job on
@@ -57,9 +61,33 @@ def _process_start() -> float:
     return float(psutil.Process().create_time())
 
 
+def _bare_features(spark: Any, settings: Any) -> int:
+    """The feature task's inputs read and written to a scratch folder: no task, no manifest."""
+    from benchmarks.run import FEATURE_INPUTS
+
+    for table in FEATURE_INPUTS:
+        frame = spark.read.format("delta").load(settings.table_location(table))
+        frame.write.format("delta").mode("overwrite").save(f"{settings.lakehouse.root}/_bare/{table}")
+    return 0
+
+
+def _bare_score(spark: Any, settings: Any) -> int:
+    """The score month's keys and features read and written to a scratch folder."""
+    from spark_ml.ml.training import in_window
+    from spark_ml.transforms.time import month_bounds
+
+    tc = settings.require_train()
+    frame = spark.read.format("delta").load(settings.table_location(tc.table))
+    month = frame.where(in_window(tc.time_column, month_bounds(settings.require_score().month)))
+    month.select(*dict.fromkeys([*tc.keys, *tc.features])).write.format("delta").mode("overwrite").save(
+        f"{settings.lakehouse.root}/_bare/scored"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--task", choices=("features", "score"), required=True)
+    parser.add_argument("--task", choices=("features", "score", "bare_features", "bare_score"), required=True)
     parser.add_argument("--root", required=True)
     parser.add_argument("--tracking-uri", required=True)
     # the parent's clock just before it started this process (a process's own start time from /proc
@@ -103,7 +131,9 @@ def main() -> int:
             yield value
 
     models.loaded = timed_loaded  # type: ignore[assignment]
-    task = {"features": features.run, "score": score.run}[args.task]
+    task = {"features": features.run, "score": score.run, "bare_features": _bare_features, "bare_score": _bare_score}[
+        args.task
+    ]
     split: dict[str, Any] = {"task": args.task, "import_s": import_s, "session_s": session_s}
     for run in ("", "warm_"):
         spans.seconds = dict.fromkeys(spans.seconds, 0.0)
@@ -117,7 +147,7 @@ def main() -> int:
             f"{run}manifest_s": spans.seconds["manifest"],
             f"{run}rest_s": task_s - sum(spans.seconds.values()),
         }
-    split["rows"] = result.metrics.get("rows")
+    split["rows"] = result.metrics.get("rows") if hasattr(result, "metrics") else result
     print(json.dumps(split), flush=True)
     return 0
 
