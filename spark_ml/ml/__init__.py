@@ -5,6 +5,7 @@
     selection.py   candidates, grid points and early stopping on the validation window; the selection rule
     driver.py      single-node candidates (sklearn_hgb, lightgbm): fitted on the driver, applied by mapInPandas
     booster.py     an xgboost.spark model loaded and applied without the JVM (a champion over Spark Connect)
+    compiled.py    a binary logistic-regression pipeline as SQL columns (batch scoring without vectors)
     evaluation.py  binary classification metrics computed by Spark on full data sets, baselines from counts
     regression.py  RMSE, MAE and R² of a prediction and of the training-mean baseline, in one pass
     multiclass.py  class lists and label indexing, log loss, macro F1, accuracy, the class-prior baseline
