@@ -35,6 +35,7 @@ from spark_ml.quality.checks import (
     quarantined_rows,
     raise_on_errors,
 )
+from spark_ml.transforms.frames import one_task_per_value
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -104,9 +105,12 @@ class TaskResult:
 _HEADER = ("table", "version read", "rows written", "version written")
 
 
-def _laid_out(frame: DataFrame, files_by: Sequence[str]) -> DataFrame:
-    """`frame` repartitioned by `files_by` (one task, so one file, per value), or as it is."""
-    return frame.repartition(*files_by) if files_by else frame
+def _laid_out(frame: DataFrame, files_by: Sequence[str], values: Sequence[Sequence[Any]] = ()) -> DataFrame:
+    """`frame` repartitioned by `files_by` (one task, so one file, per value; with the values
+    known, each in a task of its own: `transforms.frames.one_task_per_value`), or as it is."""
+    if not files_by:
+        return frame
+    return one_task_per_value(frame, files_by, values) if values else frame.repartition(*files_by)
 
 
 class TaskContext:
@@ -172,12 +176,15 @@ class TaskContext:
         mode: str = "overwrite",
         where: Column | None = None,
         files_by: Sequence[str] = (),
+        file_values: Sequence[Sequence[Any]] = (),
     ) -> TableWrite:
         """Run the table's configured quality checks on `df` (one pass over it), record the results,
         fail before writing anything on a failing check, else write the good rows to `table` and the
         rows a quarantine check rejects to `<table>_quarantine` (one commit each, same mode and
         filter). Every row is written once: rows in = rows written + rows quarantined. `files_by`:
-        the rows are repartitioned by these columns just before the write (one file per value).
+        the rows are repartitioned by these columns just before the write (one file per value);
+        `file_values`: the values of `files_by` the rows hold, when the caller knows them (each is
+        then written by a task of its own, so the tasks are balanced over the cores).
 
         When every check is an error without a threshold, the checks run inside the write's own
         pass (`quality.checks.guarded`; min_rows first, by `quality.checks.has_rows` on `df` before
@@ -185,13 +192,13 @@ class TaskContext:
         then counted as below."""
         checks = self.settings.quality.get(table, ())
         if not checks:
-            return self.lakehouse.write(_laid_out(df, files_by), table, mode=mode, where=where)
+            return self.lakehouse.write(_laid_out(df, files_by, file_values), table, mode=mode, where=where)
         refs = {c.ref_table: self.lakehouse.read(c.ref_table) for c in checks if isinstance(c, ReferentialCheck)}
         if guardable(checks):
-            written = self._guarded_write(df, table, checks, refs, mode, where, files_by)
+            written = self._guarded_write(df, table, checks, refs, mode, where, files_by, file_values)
             if written is not None:
                 return written
-        prepared = prepare(_laid_out(df, files_by), table, checks, refs).persist()
+        prepared = prepare(_laid_out(df, files_by, file_values), table, checks, refs).persist()
         try:
             results = evaluate(prepared, table, checks)
             self.record_quality(results)
@@ -211,6 +218,7 @@ class TaskContext:
         mode: str,
         where: Column | None,
         files_by: Sequence[str],
+        file_values: Sequence[Sequence[Any]],
     ) -> TableWrite | None:
         """The write with its checks in its own pass; None, with nothing committed, when a check fails.
         The min_rows probe reads `df` before its layout (neither a limit nor an aggregate passes a
@@ -218,7 +226,7 @@ class TaskContext:
         if not has_rows(df, min_rows_needed(checks)):
             return None
         try:
-            frame = guarded(_laid_out(df, files_by), table, checks, refs)
+            frame = guarded(_laid_out(df, files_by, file_values), table, checks, refs)
             written = self.lakehouse.write(frame, table, mode=mode, where=where)
         except Exception as exc:
             if GUARD_FAILED not in str(exc):

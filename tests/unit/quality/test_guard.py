@@ -98,6 +98,7 @@ def test_a_guarded_write_records_what_the_two_pass_check_records_and_a_failing_o
     assert_df_equality(lake.read("silver.events"), frame, ignore_row_order=True, ignore_nullable=True)
 
 
+@pytest.mark.parametrize("values", [(), [(1,), (2,), (3,)]], ids=["hashed", "values-known"])
 @pytest.mark.parametrize(
     "checks",
     [
@@ -106,10 +107,14 @@ def test_a_guarded_write_records_what_the_two_pass_check_records_and_a_failing_o
     ],
     ids=["guarded", "two-pass"],
 )
-def test_files_by_writes_one_file_per_value_on_both_paths(spark: SparkSession, tmp_path: Path, checks: str) -> None:
+def test_files_by_writes_one_file_per_value_on_both_paths(
+    spark: SparkSession, tmp_path: Path, checks: str, values: list[tuple[int]]
+) -> None:
     cfg = settings(tmp_path, checks, table="{partition_by: [day]}")
     frame = spark.createDataFrame(GOOD * 3, SCHEMA).withColumn("id", F.concat("id", F.monotonically_increasing_id()))
-    written = TaskContext("silver", spark, cfg).checked_write(frame.repartition(4), "silver.events", files_by=("day",))
+    written = TaskContext("silver", spark, cfg).checked_write(
+        frame.repartition(4), "silver.events", files_by=("day",), file_values=values
+    )
     table = Lakehouse(spark, cfg).read("silver.events")
     assert written.rows == 12
     assert_df_equality(table, frame, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
