@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
@@ -24,24 +26,38 @@ def _values_per_partition(df: DataFrame) -> list[int]:
     return sorted(r["n"] for r in parts.collect())
 
 
-def test_each_known_value_gets_a_partition_of_its_own(spark: SparkSession) -> None:
+def _last_exchange(df: DataFrame, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The number of partitions and the kind of the last repartition in `df`'s physical plan (the
+    plan, not the RDD: the same over Spark Connect)."""
+    capsys.readouterr()
+    df.explain()
+    plan = capsys.readouterr().out
+    found = re.search(r"Exchange (?:hashpartitioning\([^)]*, (\d+)\)|SinglePartition), (REPARTITION_BY_\w+)", plan)
+    assert found, plan
+    return found.group(1) or "1", found.group(2)
+
+
+def test_each_known_value_gets_a_partition_of_its_own(spark: SparkSession, capsys: pytest.CaptureFixture[str]) -> None:
     df = _months(spark)
     laid_out = one_task_per_value(df, ["year", "month"], VALUES)
     assert _values_per_partition(laid_out) == [1] * len(VALUES)
-    assert laid_out.rdd.getNumPartitions() >= len(VALUES)
+    n, kind = _last_exchange(laid_out, capsys)
+    assert int(n) >= len(VALUES)
+    assert kind == "REPARTITION_BY_NUM"  # a number adaptive execution keeps
     assert_df_equality(laid_out, df, ignore_row_order=True)
 
 
-def test_one_value_is_one_partition_and_repeated_values_count_once(spark: SparkSession) -> None:
+def test_one_value_is_one_partition_and_repeated_values_count_once(
+    spark: SparkSession, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = _months(spark).where(F.col("month") == 3)
     laid_out = one_task_per_value(df, ["year", "month"], [(2013, 3), [2013, 3]])
-    assert laid_out.rdd.getNumPartitions() == 1
+    assert _last_exchange(laid_out, capsys) == ("1", "REPARTITION_BY_NUM")
     assert_df_equality(laid_out, df, ignore_row_order=True)
 
 
-def test_without_values_it_is_a_plain_repartition(spark: SparkSession) -> None:
-    df = _months(spark)
-    assert one_task_per_value(df, ["year"], []).rdd.getNumPartitions() == df.repartition("year").rdd.getNumPartitions()
+def test_without_values_it_is_a_plain_repartition(spark: SparkSession, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _last_exchange(one_task_per_value(_months(spark), ["year"], []), capsys)[1] == "REPARTITION_BY_COL"
 
 
 def test_a_layout_column_missing_is_named(spark: SparkSession) -> None:
