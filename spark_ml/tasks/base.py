@@ -108,9 +108,7 @@ _HEADER = ("table", "version read", "rows written", "version written")
 def _laid_out(frame: DataFrame, files_by: Sequence[str], values: Sequence[Sequence[Any]] = ()) -> DataFrame:
     """`frame` repartitioned by `files_by` (one task, so one file, per value; with the values
     known, each in a task of its own: `transforms.frames.one_task_per_value`), or as it is."""
-    if not files_by:
-        return frame
-    return one_task_per_value(frame, files_by, values) if values else frame.repartition(*files_by)
+    return one_task_per_value(frame, files_by, values) if files_by else frame
 
 
 class TaskContext:

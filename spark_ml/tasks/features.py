@@ -28,11 +28,16 @@ from spark_ml.transforms.frames import require_columns
 from spark_ml.transforms.time import month_bounds
 
 
+def _year_month(month: str) -> tuple[int, int]:
+    """'2013-12' -> (2013, 12): the values of the year and month partition columns."""
+    return int(month[:4]), int(month[5:])
+
+
 def in_months(months: Sequence[str]) -> Column:
     """True on rows of the year and month partitions of `months` ('2013-12')."""
     condition = F.lit(False)
-    for month in sorted(months):
-        condition = condition | ((F.col("year") == int(month[:4])) & (F.col("month") == int(month[5:])))
+    for year, month in map(_year_month, sorted(months)):
+        condition = condition | ((F.col("year") == year) & (F.col("month") == month))
     return condition
 
 
@@ -58,7 +63,7 @@ def run(spark: SparkSession, cfg: Settings, *, run_id: str | None = None) -> Tas
             mode="overwrite",
             where=rebuilt,
             files_by=("year", "month"),
-            file_values=[(int(m[:4]), int(m[5:])) for m in months],
+            file_values=[_year_month(m) for m in months],
         )
         ctx.note(f"{output}: {written.rows:,} rows for {len(months)} month(s) {months[0]}..{months[-1]}")
         return ctx.result({"months": months, "rows": written.rows})
